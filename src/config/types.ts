@@ -1,0 +1,87 @@
+// The validated configuration: immutable, fully defaulted, paths absolute. A reload builds a new one.
+import type { DebugSetting, Endpoint, SslVersion } from './values.js';
+import type { SocketSetting } from './socket-options.js';
+
+export interface GlobalConfig {
+  output: string | null;
+  pid: string | null;
+  foreground: 'yes' | 'quiet' | 'no';
+  log: 'append' | 'overwrite';
+  setuid: string | null;
+  setgid: string | null;
+  /** Level of the global part (`debug` before the first section); used for non-connection lines. */
+  debugLevel: number;
+  /** Options accepted with no effect, to be logged once at info level. */
+  noEffect: ReadonlyArray<{ option: string; reason: string }>;
+}
+
+export interface VerifySettings {
+  /** Ask the peer for a certificate (server side). */
+  request: boolean;
+  requireCert: boolean;
+  verifyChain: boolean;
+  verifyPeer: boolean;
+  checkHost: readonly string[];
+  checkIP: readonly string[];
+  checkEmail: readonly string[];
+}
+
+export interface TimeoutSettings {
+  /** Seconds; negative means never. */
+  busy: number;
+  close: number;
+  connect: number;
+  idle: number;
+}
+
+export interface ServiceConfig {
+  name: string;
+  /** Where the section starts, for messages. */
+  file: string;
+  line: number;
+  client: boolean;
+  accept: readonly Endpoint[];
+  connect: readonly Endpoint[];
+  redirect: readonly Endpoint[];
+  failover: 'rr' | 'prio';
+  delay: boolean;
+  local: string | null;
+  cert: string | null;
+  key: string | null;
+  caFile: string | null;
+  caPath: string | null;
+  crlFile: string | null;
+  crlPath: string | null;
+  verify: VerifySettings;
+  ciphers: string;
+  ciphersuites: string;
+  curves: string;
+  securityLevel: number;
+  minVersion: SslVersion;
+  maxVersion: SslVersion;
+  tlsOptions: readonly string[];
+  sni: string | null;
+  protocol: 'proxy' | null;
+  pskSecrets: string | null;
+  pskIdentity: string | null;
+  sessionCacheSize: number;
+  sessionCacheTimeoutSeconds: number;
+  sessionResume: boolean;
+  ticketKeySecret: string | null;
+  ticketMacSecret: string | null;
+  renegotiation: boolean;
+  reset: boolean;
+  timeouts: TimeoutSettings;
+  socketOptions: readonly SocketSetting[];
+  debug: DebugSetting;
+  logId: 'sequential' | 'unique' | 'thread' | 'process';
+  exec: string | null;
+  execArgs: readonly string[];
+}
+
+export interface Configuration {
+  /** Absolute path of the main configuration file. */
+  file: string;
+  global: GlobalConfig;
+  services: readonly ServiceConfig[];
+}
