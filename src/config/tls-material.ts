@@ -1,12 +1,13 @@
 // Checks at load time that a service's certificate, key, CA and CRL files can be read and used, so a
 // bad file is refused before `start` or `reload-config` touches the worker.
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
 import type { ServiceConfig } from './types.js';
 
 export interface MaterialProblem {
-  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'PSKsecrets';
+  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'PSKsecrets' | 'ciphers';
   message: string;
 }
 
@@ -39,6 +40,13 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
       }
     }
   }
+  if (problems.length === 0) {
+    try {
+      createSecureContext({ ...buildSecureContextOptions(service), cert: undefined, key: undefined, ca: undefined, crl: undefined });
+    } catch (error) {
+      problems.push({ option: 'ciphers', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
   if (service.caFile !== null) {
     const ca = readOrProblem(service.caFile, 'CAfile', problems);
     if (ca !== undefined) {
@@ -60,4 +68,42 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
     }
   }
   return problems;
+};
+
+const SESSION_ID_CONTEXT_LENGTH = 32;
+
+/**
+ * The options for `tls.createSecureContext` of a service, read from disk. Node takes TLS 1.3 suites in
+ * the same `ciphers` string (names starting `TLS_`) and silently caps the version at 1.2 when none is
+ * there, so both lists always travel together.
+ */
+export const buildSecureContextOptions = (service: ServiceConfig): import('node:tls').SecureContextOptions => {
+  const cert = service.cert === null ? undefined : readFileSync(service.cert, 'utf8');
+  const key = service.key === null ? undefined : service.key === service.cert ? cert : readFileSync(service.key, 'utf8');
+  const options: import('node:tls').SecureContextOptions = {
+    ciphers: [service.ciphersuites, service.ciphers].filter((list) => list !== '').join(':'),
+    ecdhCurve: service.curves,
+    minVersion: service.minVersion,
+    maxVersion: service.maxVersion,
+    sessionTimeout: service.sessionCacheTimeoutSeconds,
+    honorCipherOrder: service.tlsOptions.some((option) => option.toUpperCase() === 'CIPHER_SERVER_PREFERENCE'),
+    sessionIdContext: createHash('sha256').update(service.name).digest('hex').slice(0, SESSION_ID_CONTEXT_LENGTH),
+  };
+  if (cert !== undefined) options.cert = cert;
+  if (key !== undefined) options.key = key;
+  if (service.caFile !== null) options.ca = readFileSync(service.caFile, 'utf8');
+  if (service.crlFile !== null) options.crl = readFileSync(service.crlFile, 'utf8');
+  if (service.ticketKeySecret !== null && service.ticketMacSecret !== null) {
+    options.ticketKeys = buildTicketKeys(service.ticketKeySecret, service.ticketMacSecret);
+  }
+  return options;
+};
+
+/** Node wants 48 bytes: 16 name, 16 HMAC secret, 16 AES key; derived from stunnel's two secrets. */
+const buildTicketKeys = (keySecret: string, macSecret: string): Buffer => {
+  const hex = (value: string): Buffer => Buffer.from(value.replace(/:/g, ''), 'hex');
+  const key = hex(keySecret);
+  const mac = hex(macSecret);
+  const name = createHash('sha256').update(key).update(mac).digest().subarray(0, 16);
+  return Buffer.concat([name, createHash('sha256').update(mac).digest().subarray(0, 16), createHash('sha256').update(key).digest().subarray(0, 16)]);
 };

@@ -1,0 +1,432 @@
+// One proxied connection, from accept to the close summary: the TLS handshake on the TLS side, the
+// connect to a target (with failover), the byte relay in both directions with backpressure and
+// half-close, and stunnel's timeouts. Every path ends in `finish`, which logs exactly one
+// `Connection closed|reset` line.
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, checkServerIdentity, TLSSocket, type PeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { SocketSetting, SocketSide } from '../config/socket-options.js';
+import type { Endpoint } from '../config/values.js';
+import { formatEndpoint } from '../config/values.js';
+import type { Logger } from '../log/logger.js';
+import type { ConnectionInfo } from '../worker/state-file.js';
+import type { ConnectionRegistry, LiveConnection } from './registry.js';
+import type { RuntimeService } from './service.js';
+import { formatSystemError } from './system-error.js';
+
+export interface ConnectionDependencies {
+  logger: Logger;
+  registry: ConnectionRegistry;
+  /** Called once per connection when it has ended (for counters). */
+  onFinished: (connection: ProxyConnection) => void;
+}
+
+const MS_PER_SECOND = 1000;
+
+const formatAddress = (address: string | undefined, port: number | undefined): string =>
+  address === undefined ? 'unknown' : `${address.includes(':') ? `[${address}]` : address}:${port ?? 0}`;
+
+const cipherBits = (name: string): number => (/128/.test(name) ? 128 : /256|CHACHA20/.test(name) ? 256 : 0);
+
+const applySocketOptions = (socket: Socket, settings: readonly SocketSetting[], sides: readonly SocketSide[]): void => {
+  for (const setting of settings) {
+    if (!sides.includes(setting.side)) continue;
+    switch (setting.option) {
+      case 'TCP_NODELAY':
+        socket.setNoDelay(setting.enabled);
+        break;
+      case 'SO_KEEPALIVE':
+        socket.setKeepAlive(setting.enabled, (setting.intervalSeconds ?? 0) * MS_PER_SECOND);
+        break;
+      case 'TCP_KEEPIDLE':
+        socket.setKeepAlive(true, setting.seconds * MS_PER_SECOND);
+        break;
+      default:
+        // SO_REUSEADDR / IPV6_V6ONLY belong to the listener and are applied when it binds.
+        break;
+    }
+  }
+};
+
+export class ProxyConnection implements LiveConnection {
+  readonly id: string;
+  readonly startedAtMs: number;
+  readonly service: RuntimeService;
+  private readonly deps: ConnectionDependencies;
+  private readonly local: Socket;
+  private readonly peer: string;
+  private tls: TLSSocket | undefined;
+  private remote: Socket | undefined;
+  private target: string | null = null;
+  private bytesToTls = 0;
+  private bytesToSocket = 0;
+  private lastActivityMs: number;
+  private tlsEnded = false;
+  private plainEnded = false;
+  private finished = false;
+  private busyTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(local: Socket, service: RuntimeService, deps: ConnectionDependencies) {
+    this.local = local;
+    this.service = service;
+    this.deps = deps;
+    this.id = deps.registry.nextId(service.config.logId);
+    this.startedAtMs = Date.now();
+    this.lastActivityMs = this.startedAtMs;
+    this.peer = formatAddress(local.remoteAddress, local.remotePort);
+  }
+
+  start(): void {
+    this.deps.registry.add(this);
+    this.service.active += 1;
+    this.service.total += 1;
+    this.log(5, `Service [${this.service.name}] accepted connection from ${this.peer}`);
+    applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
+    if (this.service.config.client) {
+      this.local.on('error', (error) => this.fail(`readsocket: ${formatSystemError(error)}`, 6));
+      this.local.on('close', () => this.onSideClosed());
+      // Plain bytes that arrive before the TLS connection is up wait in the socket, unread.
+      this.local.pause();
+      this.connectTarget(0, this.service.targetOrder().targets);
+    } else {
+      this.acceptTls();
+    }
+  }
+
+  info(nowMs: number): ConnectionInfo {
+    const cipher = this.tls?.getCipher();
+    return {
+      id: this.id,
+      service: this.service.name,
+      peer: this.peer,
+      target: this.target,
+      tlsVersion: this.tls?.getProtocol() ?? null,
+      cipher: cipher?.standardName ?? cipher?.name ?? null,
+      bytesToTls: this.bytesToTls,
+      bytesToSocket: this.bytesToSocket,
+      ageMs: nowMs - this.startedAtMs,
+      idleMs: nowMs - this.lastActivityMs,
+    };
+  }
+
+  abort(reason: string): void {
+    this.log(6, reason);
+    this.finish('reset');
+  }
+
+  private log(level: number, text: string): void {
+    this.deps.logger.log(level, this.id, text, this.service.logLevel);
+  }
+
+  private fail(text: string, level = 3): void {
+    if (this.finished) return;
+    this.log(level, text);
+    this.finish('reset');
+  }
+
+  private startBusyTimer(what: string): void {
+    const seconds = this.service.config.timeouts.busy;
+    if (seconds < 0) return;
+    this.busyTimer = setTimeout(() => this.fail(`${what}: s_poll_wait: TIMEOUTbusy exceeded: sending reset`, 6), seconds * MS_PER_SECOND);
+  }
+
+  private clearBusyTimer(): void {
+    if (this.busyTimer !== undefined) clearTimeout(this.busyTimer);
+    this.busyTimer = undefined;
+  }
+
+  // --- server mode: TLS in ---------------------------------------------------------------------
+
+  private acceptTls(): void {
+    const { verify } = this.service.config;
+    const tls = new TLSSocket(this.local, {
+      isServer: true,
+      secureContext: this.service.secureContext,
+      requestCert: verify.request,
+      // Verification is decided here, after the handshake, to log it the way stunnel does.
+      rejectUnauthorized: false,
+    });
+    this.tls = tls;
+    this.startBusyTimer('ssl_start');
+    tls.on('error', (error) => this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_accept'}: ${describeTlsError(error)}`));
+    tls.on('close', () => {
+      if (!this.relaying() && !this.finished) this.fail('SSL_accept: Peer suddenly disconnected');
+      else this.onSideClosed();
+    });
+    tls.once('secure', () => {
+      this.clearBusyTimer();
+      if (!this.verifyPeer(tls, 'SSL_accept')) return;
+      this.logHandshake(tls, 'accepted');
+      // Bytes the client sends before the target is connected stay buffered in the TLS socket.
+      tls.pause();
+      this.connectTarget(0, this.service.targetOrder().targets);
+    });
+  }
+
+  // --- the outgoing leg -------------------------------------------------------------------------
+
+  private connectTarget(index: number, targets: readonly Endpoint[]): void {
+    if (this.finished) return;
+    const endpoint = targets[index];
+    if (endpoint === undefined) {
+      this.fail('No more addresses to connect');
+      return;
+    }
+    const text = formatEndpoint(endpoint);
+    this.log(6, `s_connect: connecting ${text}`);
+    const options = endpoint.kind === 'unix'
+      ? { path: endpoint.path, allowHalfOpen: true }
+      : { host: endpoint.host, port: endpoint.port, allowHalfOpen: true, ...(this.service.config.local === null ? {} : { localAddress: this.service.config.local }) };
+    const socket = netConnect(options);
+    this.remote = socket;
+    const seconds = this.service.config.timeouts.connect;
+    const giveUp = (message: string): void => {
+      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.remote = undefined;
+      if (this.finished) return;
+      this.log(3, message);
+      this.connectTarget(index + 1, targets);
+    };
+    if (seconds >= 0) {
+      this.connectTimer = setTimeout(() => giveUp(`s_connect: s_poll_wait ${text}: TIMEOUTconnect exceeded`), seconds * MS_PER_SECOND);
+    }
+    socket.once('error', (error) => giveUp(`s_connect: connect ${text}: ${formatSystemError(error)}`));
+    socket.once('connect', () => {
+      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+      socket.removeAllListeners('error');
+      this.target = text;
+      this.log(5, `s_connect: connected ${text}`);
+      this.log(5, `Service [${this.service.name}] connected remote server from ${formatAddress(socket.localAddress, socket.localPort)}`);
+      applySocketOptions(socket, this.service.config.socketOptions, ['r']);
+      if (this.service.config.client) this.startClientTls(socket, endpoint);
+      else this.onServerTargetConnected(socket);
+    });
+  }
+
+  private onServerTargetConnected(socket: Socket): void {
+    const tls = this.tls;
+    if (tls === undefined) return;
+    socket.on('error', (error) => this.fail(`writesocket: ${formatSystemError(error)}`, 6));
+    socket.on('close', () => this.onSideClosed());
+    if (this.service.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.local));
+    this.startRelay(tls, socket);
+  }
+
+  // --- client mode: TLS out ---------------------------------------------------------------------
+
+  private startClientTls(socket: Socket, endpoint: Endpoint): void {
+    const config = this.service.config;
+    const host = endpoint.kind === 'inet' ? endpoint.host : 'localhost';
+    const sni = config.sni ?? (isIP(host) === 0 ? host : null);
+    const tls = tlsConnect({
+      socket,
+      secureContext: this.service.secureContext,
+      ...(sni === null || sni === '' ? {} : { servername: sni }),
+      rejectUnauthorized: false,
+      ...(this.service.clientSession === undefined || !config.sessionResume ? {} : { session: this.service.clientSession }),
+    });
+    this.tls = tls;
+    this.startBusyTimer('ssl_start');
+    if (sni !== null && sni !== '') this.log(6, `SNI: sending servername: ${sni}`);
+    tls.on('session', (session: Buffer) => {
+      this.service.clientSession = session;
+    });
+    tls.on('error', (error) => this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_connect'}: ${describeTlsError(error)}`));
+    tls.on('close', () => {
+      if (!this.relaying() && !this.finished) this.fail('SSL_connect: Peer suddenly disconnected');
+      else this.onSideClosed();
+    });
+    tls.once('secureConnect', () => {
+      this.clearBusyTimer();
+      if (!this.verifyPeer(tls, 'SSL_connect', host)) return;
+      this.logHandshake(tls, 'connected');
+      this.startRelay(tls, this.local);
+    });
+  }
+
+  // --- verification and handshake log lines -------------------------------------------------------
+
+  /** stunnel's verifyChain / verifyPeer / requireCert / checkHost, with its log lines. */
+  private verifyPeer(tls: TLSSocket, operation: string, connectHost?: string): boolean {
+    const { verify, client } = this.service.config;
+    if (!client && !verify.request) return true;
+    if (client && !verify.verifyChain && !verify.verifyPeer) return true;
+    const certificate = tls.getPeerCertificate();
+    const present = certificate !== null && Object.keys(certificate).length > 0;
+    if (!present) {
+      if (verify.requireCert || client) {
+        this.fail(`${operation}: error:0A0000C7:SSL routines::peer did not return a certificate`);
+        return false;
+      }
+      return true;
+    }
+    const subject = formatSubject(certificate);
+    if (verify.verifyChain && !tls.authorized) {
+      this.log(4, `CERT: Pre-verification error: ${String(tls.authorizationError ?? 'unknown')}`);
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+    }
+    if (verify.verifyPeer && !this.service.trustedLeaves.has(certificate.fingerprint256)) {
+      this.log(4, 'CERT: Certificate not found in local repository');
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+    }
+    if (!this.subjectChecksPass(certificate, connectHost)) {
+      this.log(4, 'CERT: Subject checks failed');
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+    }
+    this.log(5, `Certificate accepted at depth=0: ${subject}`);
+    return true;
+  }
+
+  private subjectChecksPass(certificate: PeerCertificate, _connectHost: string | undefined): boolean {
+    const { checkHost, checkIP, checkEmail } = this.service.config.verify;
+    if (checkHost.length + checkIP.length + checkEmail.length === 0) return true;
+    if (checkHost.some((host) => checkServerIdentity(host, certificate) === undefined)) return true;
+    if (checkIP.some((ip) => checkServerIdentity(ip, certificate) === undefined)) return true;
+    if (checkEmail.length > 0 && certificate.raw !== undefined) {
+      const x509 = new X509Certificate(certificate.raw);
+      if (checkEmail.some((email) => x509.checkEmail(email) !== undefined)) return true;
+    }
+    return false;
+  }
+
+  private reject(text: string): boolean {
+    this.fail(text, 4);
+    return false;
+  }
+
+  private logHandshake(tls: TLSSocket, verb: 'accepted' | 'connected'): void {
+    this.log(6, `TLS ${verb}: ${tls.isSessionReused() ? 'previous session reused' : 'new session negotiated'}`);
+    const cipher = tls.getCipher();
+    const name = cipher.standardName ?? cipher.name;
+    this.log(6, `${tls.getProtocol() ?? 'TLS'} ciphersuite: ${name} (${cipherBits(name)}-bit encryption)`);
+  }
+
+  // --- the relay ----------------------------------------------------------------------------------
+
+  private relaying(): boolean {
+    return this.idleTimer !== undefined || this.tlsEnded || this.plainEnded;
+  }
+
+  /**
+   * Bytes flow both ways with backpressure: a side is paused while the other cannot take more, so
+   * memory per connection stays at the sockets' high-water marks. An `end` on one side is passed on
+   * as a half-close (FIN, or close_notify + FIN on the TLS side); the connection is done when both
+   * directions have ended and both writes have been flushed.
+   */
+  private startRelay(tls: TLSSocket, plain: Socket): void {
+    this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
+    tls.on('data', (chunk: Buffer) => {
+      this.bytesToSocket += chunk.length;
+      this.lastActivityMs = Date.now();
+      if (!plain.write(chunk)) tls.pause();
+    });
+    plain.on('drain', () => tls.resume());
+    plain.on('data', (chunk: Buffer) => {
+      this.bytesToTls += chunk.length;
+      this.lastActivityMs = Date.now();
+      if (!tls.write(chunk)) plain.pause();
+    });
+    tls.on('drain', () => plain.resume());
+    tls.on('end', () => {
+      this.log(6, 'TLS closed (SSL_read)');
+      this.tlsEnded = true;
+      plain.end();
+      this.checkDone();
+    });
+    plain.on('end', () => {
+      this.log(6, 'Read socket closed (readsocket)');
+      this.plainEnded = true;
+      tls.end();
+      this.checkDone();
+    });
+    tls.on('finish', () => this.checkDone());
+    plain.on('finish', () => this.checkDone());
+    tls.resume();
+    plain.resume();
+  }
+
+  private armIdleTimer(delayMs: number): void {
+    const idleMs = this.service.config.timeouts.idle * MS_PER_SECOND;
+    if (idleMs < 0) {
+      // Negative TIMEOUTidle means never; a marker timer keeps `relaying()` true.
+      this.idleTimer = setTimeout(() => undefined, 0);
+      return;
+    }
+    // One timer per connection, re-armed only when it fires: no per-chunk timer work.
+    this.idleTimer = setTimeout(() => {
+      const idleFor = Date.now() - this.lastActivityMs;
+      if (idleFor >= idleMs) this.fail('transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset', 6);
+      else this.armIdleTimer(idleMs - idleFor);
+    }, Math.max(delayMs, 1));
+  }
+
+  private checkDone(): void {
+    if (this.finished || !this.tlsEnded || !this.plainEnded) return;
+    const tls = this.tls;
+    const plain = this.service.config.client ? this.local : this.remote;
+    if (tls?.writableFinished === true && plain?.writableFinished === true) {
+      this.finish('closed');
+      return;
+    }
+    if (this.closeTimer === undefined && this.service.config.timeouts.close >= 0) {
+      this.closeTimer = setTimeout(
+        () => this.fail('transfer: s_poll_wait: TIMEOUTclose exceeded: closing'),
+        this.service.config.timeouts.close * MS_PER_SECOND,
+      );
+    }
+  }
+
+  private onSideClosed(): void {
+    if (this.finished) return;
+    if (this.tlsEnded && this.plainEnded) this.finish('closed');
+    else if (this.relaying() || this.service.config.client) this.finish('reset');
+  }
+
+  private finish(status: 'closed' | 'reset'): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearBusyTimer();
+    for (const timer of [this.idleTimer, this.closeTimer, this.connectTimer]) if (timer !== undefined) clearTimeout(timer);
+    for (const socket of [this.tls, this.remote, this.local]) {
+      if (socket === undefined) continue;
+      socket.on('error', () => undefined);
+      socket.destroy();
+    }
+    this.deps.registry.delete(this);
+    this.service.active -= 1;
+    this.log(5, `Connection ${status}: ${this.bytesToTls} byte(s) sent to TLS, ${this.bytesToSocket} byte(s) sent to socket`);
+    this.deps.onFinished(this);
+  }
+}
+
+/** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
+const describeTlsError = (error: Error): string => {
+  const { code, reason, library } = error as { code?: string; reason?: string; library?: string };
+  if (code !== undefined && /^E[A-Z]+$/.test(code)) return formatSystemError(error);
+  const hex = /error:([0-9A-F]{8})/.exec(error.message)?.[1];
+  if (hex !== undefined && reason !== undefined) return `error:${hex}:${library ?? 'SSL routines'}::${reason}`;
+  return error.message;
+};
+
+const formatSubject = (certificate: PeerCertificate): string => {
+  const subject = certificate.subject as unknown as Record<string, string | string[]> | undefined;
+  if (subject === undefined) return '';
+  return Object.entries(subject).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`).join(', ');
+};
+
+/** HAProxy PROXY protocol v1, as stunnel's `protocol = proxy` sends it to the backend. */
+const buildProxyV1Header = (client: Socket): string => {
+  const source = client.remoteAddress;
+  const destination = client.localAddress;
+  if (source === undefined || destination === undefined) return 'PROXY UNKNOWN\r\n';
+  const family = client.remoteFamily === 'IPv6' ? 'TCP6' : 'TCP4';
+  const strip = (address: string): string => address.replace(/^::ffff:/, '');
+  const v4 = family === 'TCP4';
+  return `PROXY ${family} ${v4 ? strip(source) : source} ${v4 ? strip(destination) : destination} ${client.remotePort ?? 0} ${client.localPort ?? 0}\r\n`;
+};

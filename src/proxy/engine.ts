@@ -1,0 +1,214 @@
+// The data plane as a whole: builds runtime services from a Configuration, binds their listeners,
+// accepts connections, and swaps in a new configuration on reload without dropping a listener or a
+// live connection. A reload that fails anywhere leaves the old configuration serving.
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Configuration, ServiceConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { ConnectionInfo, ServiceState } from '../worker/state-file.js';
+import { ProxyConnection } from './connection.js';
+import {
+  bindListener, closeListener, describeListener, resolveBindTargets, type BindTarget, type Listener,
+} from './listeners.js';
+import { ConnectionRegistry } from './registry.js';
+import { RuntimeService } from './service.js';
+import { formatSystemError } from './system-error.js';
+import { formatEndpoint } from '../config/values.js';
+
+/** A start-up or reload failure, with stunnel's log lines already written. */
+export class EngineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineError';
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+const loadTrustedLeaves = (config: ServiceConfig): Set<string> => {
+  if (!config.verify.verifyPeer || config.caFile === null) return new Set();
+  const pems = readFileSync(config.caFile, 'utf8').match(PEM_CERTIFICATE) ?? [];
+  return new Set(pems.map((pem) => new X509Certificate(pem).fingerprint256));
+};
+
+interface PlannedListener {
+  target: BindTarget;
+  service: RuntimeService;
+}
+
+export class ProxyEngine {
+  private readonly logger: Logger;
+  private readonly registry = new ConnectionRegistry();
+  private listeners = new Map<string, Listener>();
+  private services: RuntimeService[] = [];
+  private stopping = false;
+  /** Called whenever counters change, so the worker can publish its state (debounced there). */
+  onActivity: () => void = () => undefined;
+
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
+
+  get activeConnections(): number {
+    return this.registry.size;
+  }
+
+  /** Builds the services (TLS contexts) of a configuration; throws with the reason on failure. */
+  private buildServices(config: Configuration): RuntimeService[] {
+    return config.services.map((section) => {
+      this.logger.log(6, 'main', `Initializing service [${section.name}]`);
+      try {
+        const service = new RuntimeService(section, loadTrustedLeaves(section));
+        if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
+          this.logger.log(4, 'main', `Service [${section.name}] needs authentication to prevent MITM attacks`);
+        }
+        return service;
+      } catch (error) {
+        throw new EngineError(`Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`, { cause: error });
+      }
+    });
+  }
+
+  private async planListeners(services: readonly RuntimeService[]): Promise<PlannedListener[]> {
+    const planned: PlannedListener[] = [];
+    for (const service of services) {
+      const ipv6Only = service.config.socketOptions.some((setting) => setting.side === 'a' && setting.option === 'IPV6_V6ONLY' && setting.enabled);
+      for (const endpoint of service.config.accept) {
+        let targets: BindTarget[];
+        try {
+          targets = await resolveBindTargets(endpoint, ipv6Only);
+        } catch (error) {
+          this.logger.log(3, 'main', `Service [${service.name}]: Cannot resolve accept target ${endpoint.text}: ${formatSystemError(error)}`);
+          throw new EngineError(`Cannot resolve accept target ${endpoint.text} of service [${service.name}]`, { cause: error });
+        }
+        for (const target of targets) {
+          if (planned.some((entry) => entry.target.key === target.key)) {
+            this.logger.log(3, 'main', `Binding service [${service.name}] to ${target.key}: the address is used twice in the configuration`);
+            throw new EngineError(`Binding service [${service.name}] failed: ${target.key} is used twice in the configuration`);
+          }
+          planned.push({ target, service });
+        }
+      }
+    }
+    return planned;
+  }
+
+  /** Binds the planned listeners that are not open yet; on any failure closes what it opened. */
+  private async bindNew(planned: readonly PlannedListener[]): Promise<Map<string, Listener>> {
+    const opened = new Map<string, Listener>();
+    for (const { target, service } of planned) {
+      if (this.listeners.has(target.key)) continue;
+      try {
+        const listener = await bindListener(target, service, (l, socket) => this.accept(l, socket), (l, error) => this.onAcceptError(l, error));
+        opened.set(target.key, listener);
+      } catch (error) {
+        this.logger.log(5, 'main', `Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`);
+        this.logger.log(3, 'main', `Binding service [${service.name}] failed`);
+        for (const listener of opened.values()) closeListener(listener);
+        throw new EngineError(`Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`, { cause: error });
+      }
+    }
+    return opened;
+  }
+
+  async start(config: Configuration): Promise<void> {
+    const services = this.buildServices(config);
+    const planned = await this.planListeners(services);
+    const opened = await this.bindNew(planned);
+    this.listeners = opened;
+    this.services = services;
+    for (const listener of opened.values()) {
+      this.logger.log(6, 'main', `Service [${listener.service.name}] bound to ${describeListener(listener)}`);
+    }
+  }
+
+  /**
+   * Applies a new configuration. Unchanged listeners stay open and are re-pointed; new ones are bound
+   * first, and if any bind fails they are closed again and the old configuration keeps serving.
+   * Removed listeners are closed last. Live connections keep the service they started with.
+   */
+  async reload(config: Configuration): Promise<void> {
+    const services = this.buildServices(config);
+    const planned = await this.planListeners(services);
+    const opened = await this.bindNew(planned);
+    const next = new Map<string, Listener>();
+    for (const { target, service } of planned) {
+      const listener = opened.get(target.key) ?? this.listeners.get(target.key);
+      if (listener === undefined) continue;
+      listener.service = service;
+      next.set(target.key, listener);
+    }
+    for (const [key, listener] of this.listeners) {
+      if (!next.has(key)) {
+        closeListener(listener);
+        this.logger.log(6, 'main', `Service [${listener.service.name}] closed listener ${key}`);
+      }
+    }
+    for (const listener of opened.values()) {
+      this.logger.log(6, 'main', `Service [${listener.service.name}] bound to ${describeListener(listener)}`);
+    }
+    this.listeners = next;
+    this.services = services;
+  }
+
+  /** Stops accepting; live connections are ended as stunnel does on stop. */
+  stop(): number {
+    this.stopping = true;
+    for (const listener of this.listeners.values()) closeListener(listener);
+    this.listeners.clear();
+    const live = this.registry.list();
+    for (const connection of live) connection.abort('Connection terminated: the worker is stopping');
+    return live.length;
+  }
+
+  /** Stops accepting but lets live connections finish (drain). */
+  closeListeners(): void {
+    this.stopping = true;
+    for (const listener of this.listeners.values()) closeListener(listener);
+    this.listeners.clear();
+  }
+
+  connections(): ConnectionInfo[] {
+    const now = Date.now();
+    return this.registry.list().map((connection) => connection.info(now));
+  }
+
+  servicesState(): ServiceState[] {
+    const listenersByService = new Map<RuntimeService, string[]>();
+    for (const listener of this.listeners.values()) {
+      const list = listenersByService.get(listener.service) ?? [];
+      list.push(describeListener(listener));
+      listenersByService.set(listener.service, list);
+    }
+    return this.services.map((service) => ({
+      name: service.name,
+      mode: service.config.client ? 'client' : 'server',
+      accept: service.config.accept.map(formatEndpoint),
+      connect: service.config.connect.map(formatEndpoint),
+      listeners: listenersByService.get(service) ?? [],
+      cert: service.config.cert,
+      active: service.active,
+      total: service.total,
+    }));
+  }
+
+  private accept(listener: Listener, socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const connection = new ProxyConnection(socket, listener.service, {
+      logger: this.logger,
+      registry: this.registry,
+      onFinished: () => this.onActivity(),
+    });
+    connection.start();
+    this.onActivity();
+  }
+
+  private onAcceptError(listener: Listener, error: Error): void {
+    // EMFILE/ENFILE: libuv keeps the listener and retries; the worker must not die of it.
+    this.logger.log(3, 'main', `Service [${listener.service.name}]: accept: ${formatSystemError(error)}`);
+  }
+}

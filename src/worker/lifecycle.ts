@@ -1,0 +1,286 @@
+// The worker's life: configure, bind, open the log, write the pid file, serve, and handle the signal
+// table (reload, reopen log, dump connections, stop) one at a time. Publishes the state file that
+// the CLI reads.
+import { readFileSync } from 'node:fs';
+import { formatDiagnostic, loadConfiguration, loadConfigurationText, type LoadResult } from '../config/load.js';
+import type { Configuration } from '../config/types.js';
+import { getSystemErrorCode } from '../errors.js';
+import { Logger } from '../log/logger.js';
+import { EngineError, ProxyEngine } from '../proxy/engine.js';
+import { formatSystemError } from '../proxy/system-error.js';
+import { setSignalDispatcher, type WorkerAction } from './signals.js';
+import {
+  readProcessStartTicks, removeFileIfPresent, stateFilePathFor, writeFileAtomic, writeStateFile, type WorkerState,
+} from './state-file.js';
+import { ENGINE_BANNER, TLS_BANNER } from './version.js';
+
+export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
+
+/** Counters change with every connection; the state file is rewritten at most this often for them. */
+const STATE_PUBLISH_INTERVAL_MS = 1000;
+
+const loadFrom = (source: ConfigSource): LoadResult =>
+  source.kind === 'file' ? loadConfiguration(source.path) : loadConfigurationText(source.text, source.name);
+
+const describeSource = (source: ConfigSource): string =>
+  source.kind === 'file' ? `file ${source.path}` : source.name;
+
+/** A pid file that names a live `stunnelctl run` process belongs to another worker: never take it over. */
+const findLiveOwner = (pidPath: string): number | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(pidPath, 'utf8');
+  } catch (error) {
+    if (getSystemErrorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('run') ? pid : undefined;
+  } catch (error) {
+    if (getSystemErrorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+};
+
+class Worker {
+  private readonly source: ConfigSource;
+  private readonly logger = new Logger();
+  private readonly engine: ProxyEngine;
+  private config!: Configuration;
+  private state!: WorkerState;
+  private statePath: string | null = null;
+  private pidPath: string | null = null;
+  private logId = 'ui';
+  private publishTimer: NodeJS.Timeout | undefined;
+  private actions: Promise<void> = Promise.resolve();
+  private resolveStopped!: (code: number) => void;
+  readonly stopped = new Promise<number>((resolve) => {
+    this.resolveStopped = resolve;
+  });
+
+  constructor(source: ConfigSource) {
+    this.source = source;
+    this.engine = new ProxyEngine(this.logger);
+    this.engine.onActivity = () => this.schedulePublish();
+  }
+
+  private log(level: number, text: string): void {
+    this.logger.log(level, this.logId, text);
+  }
+
+  /** Returns an exit code when start-up fails, undefined once serving. */
+  async start(): Promise<number | undefined> {
+    this.log(5, ENGINE_BANNER);
+    this.log(5, TLS_BANNER);
+    this.log(5, `Reading configuration from ${describeSource(this.source)}`);
+    const loaded = loadFrom(this.source);
+    if (loaded.config === undefined) {
+      for (const diagnostic of loaded.diagnostics) this.log(3, formatDiagnostic(diagnostic));
+      this.log(3, 'Configuration failed');
+      this.logger.dumpStartupLinesToStderr();
+      return 1;
+    }
+    const config = loaded.config;
+    this.config = config;
+    this.logger.globalLevel = config.global.debugLevel;
+    this.logId = config.global.foreground === 'no' ? 'main' : 'ui';
+    this.log(5, 'Configuration successful');
+    for (const { option, reason } of config.global.noEffect) this.log(6, `Option "${option}" accepted with no effect: ${reason}`);
+
+    const owner = config.global.pid === null ? undefined : findLiveOwner(config.global.pid);
+    if (owner !== undefined) {
+      this.log(3, `Pid file ${config.global.pid ?? ''} belongs to the running worker ${owner}: stop it first`);
+      this.logger.dumpStartupLinesToStderr();
+      return 1;
+    }
+    try {
+      await this.engine.start(config);
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      this.log(3, error.message);
+      this.logger.dumpStartupLinesToStderr();
+      return 1;
+    }
+    this.dropPrivileges(config);
+    this.logger.open({ file: config.global.output, mode: config.global.log, stderr: config.global.foreground === 'yes' || config.global.output === null });
+    this.pidPath = config.global.pid;
+    this.statePath = this.pidPath === null ? null : stateFilePathFor(this.pidPath);
+    const now = new Date().toISOString();
+    this.state = {
+      version: 1,
+      pid: process.pid,
+      processStartTicks: readProcessStartTicks(process.pid),
+      startedAt: now,
+      updatedAt: now,
+      configFile: config.file,
+      jobClass: process.env.STUNNELCTL_JOB_CLASS ?? null,
+      status: 'running',
+      logFile: config.global.output,
+      configGeneration: 1,
+      reloadSeq: 0,
+      lastReload: null,
+      logReopenSeq: 0,
+      connDumpSeq: 0,
+      connections: [],
+      connectionsAt: null,
+      services: [],
+    };
+    // The state file first, then the pid file: the CLI treats the pid file as "ready", and by then
+    // the state it will read to prove the pid must already exist.
+    this.publishState();
+    if (this.pidPath !== null) {
+      writeFileAtomic(this.pidPath, `${process.pid}\n`);
+      this.log(7, `Created pid file ${this.pidPath}`);
+    }
+    this.log(6, 'Accepting new connections');
+    this.logger.flush();
+    setSignalDispatcher((signal, action) => this.enqueue(signal, action));
+    return undefined;
+  }
+
+  private dropPrivileges(config: Configuration): void {
+    if (config.global.setgid !== null) process.setgid?.(config.global.setgid);
+    if (config.global.setuid !== null) process.setuid?.(config.global.setuid);
+  }
+
+  /** Signals are handled strictly one after another: a reload never overlaps a stop. */
+  private enqueue(signal: NodeJS.Signals, action: WorkerAction): void {
+    this.actions = this.actions.then(() => this.handle(signal, action)).catch((error: unknown) => {
+      this.log(3, `Handling ${signal} failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
+  private async handle(signal: NodeJS.Signals, action: WorkerAction): Promise<void> {
+    switch (action) {
+      case 'reload':
+        await this.reload();
+        return;
+      case 'reopen-log':
+        this.logger.reopen();
+        this.log(5, 'Log file reopened');
+        this.logger.flush();
+        this.state.logReopenSeq += 1;
+        this.publishState();
+        return;
+      case 'dump-connections':
+        this.dumpConnections();
+        return;
+      case 'stop':
+        this.stop(signal);
+        return;
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const seq = this.state.reloadSeq + 1;
+    const result = (ok: boolean, message: string): void => {
+      this.state.reloadSeq = seq;
+      this.state.lastReload = { seq, at: new Date().toISOString(), ok, message };
+      if (ok) this.state.configGeneration += 1;
+      this.publishState();
+    };
+    this.log(5, `Reading configuration from ${describeSource(this.source)}`);
+    if (this.source.kind === 'text') {
+      this.log(3, 'Failed to reload the configuration file: it was read from a descriptor');
+      result(false, 'the configuration was read from a file descriptor and cannot be re-read');
+      return;
+    }
+    const loaded = loadFrom(this.source);
+    if (loaded.config === undefined) {
+      for (const diagnostic of loaded.diagnostics) this.log(3, formatDiagnostic(diagnostic));
+      this.log(3, 'Configuration failed');
+      this.log(3, 'Failed to reload the configuration file');
+      result(false, loaded.diagnostics.map(formatDiagnostic).join('; '));
+      return;
+    }
+    try {
+      await this.engine.reload(loaded.config);
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      this.log(3, 'Failed to reload the configuration file');
+      result(false, `${error.message}; the previous configuration keeps serving`);
+      return;
+    }
+    const previous = this.config.global;
+    const next = loaded.config.global;
+    if (next.pid !== previous.pid) this.log(4, `The pid file is not reloaded: keeping ${previous.pid ?? 'none'} (restart to change it)`);
+    this.config = loaded.config;
+    this.logger.globalLevel = next.debugLevel;
+    this.logger.retarget({ file: next.output, mode: next.log, stderr: previous.foreground === 'yes' || next.output === null });
+    this.state.logFile = next.output;
+    this.log(5, 'Configuration successful');
+    result(true, `configuration generation ${this.state.configGeneration + 1} serving`);
+  }
+
+  private dumpConnections(): void {
+    const connections = this.engine.connections();
+    this.log(0, 'Active connections:');
+    connections.forEach((connection, index) => {
+      this.log(
+        0,
+        `Active connection ${index + 1}: Service [${connection.service}], ${connection.bytesToTls} byte(s) sent to TLS, ` +
+          `${connection.bytesToSocket} byte(s) sent to socket, id ${connection.id}, peer ${connection.peer}, ` +
+          `target ${connection.target ?? 'none'}, ${connection.tlsVersion ?? 'no TLS yet'} ${connection.cipher ?? ''}, ` +
+          `age ${Math.round(connection.ageMs / 1000)}s, idle ${Math.round(connection.idleMs / 1000)}s`,
+      );
+    });
+    this.log(0, `Listed ${connections.length} active connection(s)`);
+    this.logger.flush();
+    this.state.connections = connections;
+    this.state.connectionsAt = new Date().toISOString();
+    this.state.connDumpSeq += 1;
+    this.publishState();
+  }
+
+  private stop(signal: NodeJS.Signals): void {
+    if (this.state.status === 'stopping') return;
+    this.state.status = 'stopping';
+    if (signal === 'SIGTERM') this.log(5, 'Terminated');
+    else this.log(3, `Received ${signal}; terminating`);
+    const count = this.engine.stop();
+    this.log(6, `Terminating ${count} service thread(s)`);
+    this.log(6, 'Service threads terminated');
+    if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
+    if (this.statePath !== null) removeFileIfPresent(this.statePath);
+    if (this.pidPath !== null) {
+      removeFileIfPresent(this.pidPath);
+      this.log(7, `Removed pid file ${this.pidPath}`);
+    }
+    this.logger.close();
+    this.resolveStopped(0);
+  }
+
+  private schedulePublish(): void {
+    if (this.publishTimer !== undefined || this.state.status === 'stopping') return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      this.publishState();
+    }, STATE_PUBLISH_INTERVAL_MS);
+    this.publishTimer.unref();
+  }
+
+  private publishState(): void {
+    if (this.statePath === null || this.state.status === 'stopping') return;
+    this.state.updatedAt = new Date().toISOString();
+    this.state.services = this.engine.servicesState();
+    try {
+      writeStateFile(this.statePath, this.state);
+    } catch (error) {
+      this.log(3, `Writing the state file ${this.statePath}: ${formatSystemError(error)}`);
+    }
+  }
+}
+
+export const runWorker = async (source: ConfigSource): Promise<number> => {
+  const worker = new Worker(source);
+  process.on('uncaughtException', (error) => {
+    // One connection's bug must not take every other connection down with the process.
+    process.stderr.write(`INTERNAL ERROR: ${error.stack ?? error.message}\n`);
+  });
+  const failed = await worker.start();
+  if (failed !== undefined) return failed;
+  return worker.stopped;
+};
