@@ -58,6 +58,7 @@ export const OPTIONS: readonly OptionSpec[] = [
       return false;
     },
   },
+  { name: 'maxConnections', scope: 'global', parse: (value) => parseInteger(value, 'Illegal connection limit', 0), defaultText: '0 (no limit but the open-file limit)', summary: 'concurrent connections of the whole worker; more are refused and logged' },
   { name: 'setuid', scope: 'global', parse: text, defaultText: 'none', summary: 'user to run as after binding' },
   { name: 'setgid', scope: 'global', parse: text, defaultText: 'none', summary: 'group to run as after binding' },
   { name: 'stack', scope: 'global', parse: (value) => parseInteger(value, 'Illegal thread stack size', 1), defaultText: '131072', summary: 'thread stack size', noEffect: 'the engine has no per-connection threads' },
@@ -128,6 +129,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'TIMEOUTbusy', scope: 'service', parse: parseTimeoutSeconds('busy'), defaultText: '300', summary: 'seconds to wait for expected data (handshake)' },
   { name: 'TIMEOUTclose', scope: 'service', parse: parseTimeoutSeconds('close'), defaultText: '60', summary: 'seconds to wait for close_notify' },
   { name: 'TIMEOUTconnect', scope: 'service', parse: parseTimeoutSeconds('connect'), defaultText: '10', summary: 'seconds to connect a target' },
+  { name: 'TIMEOUThandshake', scope: 'service', parse: parseTimeoutSeconds('handshake'), defaultText: '60', summary: 'seconds a TLS handshake may take (negative: TIMEOUTbusy alone)' },
+  { name: 'serviceMaxConnections', scope: 'service', parse: (value) => parseInteger(value, 'Illegal connection limit', 0), defaultText: '0 (no limit)', summary: 'concurrent connections of this service; more are refused and logged' },
   { name: 'TIMEOUTidle', scope: 'service', parse: parseTimeoutSeconds('idle'), defaultText: '43200', summary: 'seconds a connection may be idle (negative: never)' },
   { name: 'socket', scope: 'service', repeatable: true, parse: parseSocketOption, defaultText: 'l:TCP_NODELAY=yes r:TCP_NODELAY=yes', summary: 'socket options a|l|r:OPTION=VALUE' },
   { name: 'debug', scope: 'service', parse: parseDebug, defaultText: 'notice', summary: 'log level [FACILITY.]LEVEL' },

@@ -7,6 +7,8 @@ export interface GlobalConfig {
   pid: string | null;
   foreground: 'yes' | 'quiet' | 'no';
   log: 'append' | 'overwrite';
+  /** 0 = no limit of its own. */
+  maxConnections: number;
   setuid: string | null;
   setgid: string | null;
   /** Level of the global part (`debug` before the first section); used for non-connection lines. */
@@ -32,6 +34,8 @@ export interface TimeoutSettings {
   close: number;
   connect: number;
   idle: number;
+  /** Deadline of the TLS handshake; negative = only TIMEOUTbusy applies. */
+  handshake: number;
 }
 
 export interface ServiceConfig {
@@ -72,6 +76,8 @@ export interface ServiceConfig {
   renegotiation: boolean;
   reset: boolean;
   timeouts: TimeoutSettings;
+  /** 0 = no limit of its own. */
+  maxConnections: number;
   socketOptions: readonly SocketSetting[];
   debug: DebugSetting;
   logId: 'sequential' | 'unique' | 'thread' | 'process';

@@ -16,6 +16,8 @@ export const DEFAULT_CIPHERSUITES = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA2
 export const DEFAULT_CURVES = 'X25519:P-256:X448:P-521:P-384';
 export const DEFAULT_DEBUG_LEVEL = 5;
 export const DEFAULT_MIN_VERSION: SslVersion = 'TLSv1.2';
+/** A handshake deadline well below TIMEOUTbusy's 300 s, so stalled handshakes cannot pile up. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_SECONDS = 60;
 
 const SUPPORTED_PROTOCOLS = new Set(['proxy']);
 const STUNNEL_PROTOCOLS = new Set(['cifs', 'capwin', 'capwinctrl', 'connect', 'imap', 'ldap', 'nntp', 'pgsql', 'pop3', 'proxy', 'smtp', 'socks']);
@@ -84,6 +86,7 @@ const buildGlobal = (options: RawOptions): GlobalConfig => {
     pid: globalValue<string | null>(options, 'pid') ?? null,
     foreground: globalValue<'yes' | 'quiet' | 'no'>(options, 'foreground') ?? 'no',
     log: globalValue<'append' | 'overwrite'>(options, 'log') ?? 'append',
+    maxConnections: globalValue<number>(options, 'maxConnections') ?? 0,
     setuid: globalValue<string>(options, 'setuid') ?? null,
     setgid: globalValue<string>(options, 'setgid') ?? null,
     debugLevel: globalValue<DebugSetting>(options, 'debug')?.level ?? DEFAULT_DEBUG_LEVEL,
@@ -208,7 +211,9 @@ const buildService = (
       close: view.last<number>('TIMEOUTclose') ?? 60,
       connect: view.last<number>('TIMEOUTconnect') ?? 10,
       idle: view.last<number>('TIMEOUTidle') ?? 43200,
+      handshake: view.last<number>('TIMEOUThandshake') ?? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS,
     },
+    maxConnections: view.last<number>('serviceMaxConnections') ?? 0,
     socketOptions,
     debug,
     logId: view.last<ServiceConfig['logId']>('logId') ?? 'sequential',

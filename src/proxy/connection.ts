@@ -127,10 +127,14 @@ export class ProxyConnection implements LiveConnection {
     this.finish('reset');
   }
 
+  /** The handshake must finish within TIMEOUTbusy and the (shorter) handshake deadline. */
   private startBusyTimer(what: string): void {
-    const seconds = this.service.config.timeouts.busy;
+    const { busy, handshake } = this.service.config.timeouts;
+    const useHandshake = handshake >= 0 && (busy < 0 || handshake < busy);
+    const seconds = useHandshake ? handshake : busy;
     if (seconds < 0) return;
-    this.busyTimer = setTimeout(() => this.fail(`${what}: s_poll_wait: TIMEOUTbusy exceeded: sending reset`, 6), seconds * MS_PER_SECOND);
+    const reason = useHandshake ? 'TIMEOUThandshake exceeded' : 'TIMEOUTbusy exceeded';
+    this.busyTimer = setTimeout(() => this.fail(`${what}: s_poll_wait: ${reason}: sending reset`, 6), seconds * MS_PER_SECOND);
   }
 
   private clearBusyTimer(): void {

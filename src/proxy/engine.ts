@@ -24,6 +24,7 @@ export class EngineError extends Error {
   }
 }
 
+const DRAIN_POLL_INTERVAL_MS = 100;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 const loadTrustedLeaves = (config: ServiceConfig): Set<string> => {
@@ -43,6 +44,10 @@ export class ProxyEngine {
   private listeners = new Map<string, Listener>();
   private services: RuntimeService[] = [];
   private stopping = false;
+  /** Worker-wide connection limit (`maxConnections`); 0 = none. */
+  maxConnections = 0;
+  /** Connections refused by a limit since start. */
+  rejected = 0;
   /** Called whenever counters change, so the worker can publish its state (debounced there). */
   onActivity: () => void = () => undefined;
 
@@ -118,6 +123,7 @@ export class ProxyEngine {
     const opened = await this.bindNew(planned);
     this.listeners = opened;
     this.services = services;
+    this.maxConnections = config.global.maxConnections;
     for (const listener of opened.values()) {
       this.logger.log(6, 'main', `Service [${listener.service.name}] bound to ${describeListener(listener)}`);
     }
@@ -150,6 +156,7 @@ export class ProxyEngine {
     }
     this.listeners = next;
     this.services = services;
+    this.maxConnections = config.global.maxConnections;
   }
 
   /** Stops accepting; live connections are ended as stunnel does on stop. */
@@ -198,6 +205,16 @@ export class ProxyEngine {
       socket.destroy();
       return;
     }
+    const service = listener.service;
+    const limit = this.rejectionLimit(service);
+    if (limit !== undefined) {
+      // Refused before any TLS work: an overload costs an accept and a close, nothing more.
+      this.rejected += 1;
+      this.logger.log(4, 'main', `Service [${service.name}]: Connection rejected: too many clients (>=${limit})`, service.logLevel);
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
     const connection = new ProxyConnection(socket, listener.service, {
       logger: this.logger,
       registry: this.registry,
@@ -205,6 +222,27 @@ export class ProxyEngine {
     });
     connection.start();
     this.onActivity();
+  }
+
+  /** The limit a new connection would exceed, or undefined when it may be served. */
+  private rejectionLimit(service: RuntimeService): number | undefined {
+    if (this.maxConnections > 0 && this.registry.size >= this.maxConnections) return this.maxConnections;
+    const own = service.config.maxConnections;
+    if (own > 0 && service.active >= own) return own;
+    return undefined;
+  }
+
+  /**
+   * Stops accepting and waits up to `timeoutMs` for live connections to end on their own; the ones
+   * still open then are ended. Resolves with how many were ended by force.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.closeListeners();
+    const deadline = Date.now() + timeoutMs;
+    while (this.registry.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+    }
+    return this.stop();
   }
 
   private onAcceptError(listener: Listener, error: Error): void {

@@ -10,7 +10,8 @@ import { EngineError, ProxyEngine } from '../proxy/engine.js';
 import { formatSystemError } from '../proxy/system-error.js';
 import { setSignalDispatcher, type WorkerAction } from './signals.js';
 import {
-  readProcessStartTicks, removeFileIfPresent, stateFilePathFor, writeFileAtomic, writeStateFile, type WorkerState,
+  readProcessStartTicks, removeFileIfPresent, stateFilePathFor, stopRequestPathFor, takeStopRequest, writeFileAtomic,
+  writeStateFile, type WorkerState,
 } from './state-file.js';
 import { ENGINE_BANNER, TLS_BANNER } from './version.js';
 
@@ -55,6 +56,7 @@ class Worker {
   private pidPath: string | null = null;
   private logId = 'ui';
   private publishTimer: NodeJS.Timeout | undefined;
+  private draining = false;
   private actions: Promise<void> = Promise.resolve();
   private resolveStopped!: (code: number) => void;
   readonly stopped = new Promise<number>((resolve) => {
@@ -148,6 +150,12 @@ class Worker {
 
   /** Signals are handled strictly one after another: a reload never overlaps a stop. */
   private enqueue(signal: NodeJS.Signals, action: WorkerAction): void {
+    // A second stop signal during a drain must not wait behind it: it ends the drain now.
+    if (action === 'stop' && this.draining) {
+      this.log(5, `Received ${signal} while draining: ending the remaining connections now`);
+      this.engine.stop();
+      return;
+    }
     this.actions = this.actions.then(() => this.handle(signal, action)).catch((error: unknown) => {
       this.log(3, `Handling ${signal} failed: ${error instanceof Error ? error.message : String(error)}`);
     });
@@ -169,7 +177,7 @@ class Worker {
         this.dumpConnections();
         return;
       case 'stop':
-        this.stop(signal);
+        await this.stop(signal);
         return;
     }
   }
@@ -235,12 +243,23 @@ class Worker {
     this.publishState();
   }
 
-  private stop(signal: NodeJS.Signals): void {
+  private async stop(signal: NodeJS.Signals): Promise<void> {
     if (this.state.status === 'stopping') return;
-    this.state.status = 'stopping';
+    const request = this.pidPath === null ? undefined : takeStopRequest(stopRequestPathFor(this.pidPath));
     if (signal === 'SIGTERM') this.log(5, 'Terminated');
     else this.log(3, `Received ${signal}; terminating`);
-    const count = this.engine.stop();
+    let count: number;
+    if (request !== undefined && request.drainSeconds > 0) {
+      this.log(5, `Draining ${this.engine.activeConnections} connection(s) for up to ${request.drainSeconds} s; no new connections accepted`);
+      this.state.status = 'stopping';
+      this.publishStateNow();
+      this.draining = true;
+      count = await this.engine.drain(request.drainSeconds * 1000);
+      this.log(5, `Drain finished: ${count} connection(s) still open were ended`);
+    } else {
+      this.state.status = 'stopping';
+      count = this.engine.stop();
+    }
     this.log(6, `Terminating ${count} service thread(s)`);
     this.log(6, 'Service threads terminated');
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
@@ -263,7 +282,12 @@ class Worker {
   }
 
   private publishState(): void {
-    if (this.statePath === null || this.state.status === 'stopping') return;
+    if (this.state.status === 'stopping') return;
+    this.publishStateNow();
+  }
+
+  private publishStateNow(): void {
+    if (this.statePath === null) return;
     this.state.updatedAt = new Date().toISOString();
     this.state.services = this.engine.servicesState();
     try {

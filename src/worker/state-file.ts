@@ -119,3 +119,32 @@ export const removeFileIfPresent = (path: string): void => {
     if (getSystemErrorCode(error) !== 'ENOENT') throw error;
   }
 };
+
+/** How the CLI asks for a draining stop: this file, then SIGTERM (a signal carries no arguments). */
+export interface StopRequest {
+  drainSeconds: number;
+  requestedAt: string;
+}
+
+export const stopRequestPathFor = (pidFilePath: string): string => `${pidFilePath}.stop-request`;
+
+/** Reads and removes the stop request; undefined when there is none (a plain SIGTERM). */
+export const takeStopRequest = (path: string): StopRequest | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (getSystemErrorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  removeFileIfPresent(path);
+  try {
+    const parsed = JSON.parse(text) as Partial<StopRequest>;
+    return typeof parsed.drainSeconds === 'number' && parsed.drainSeconds >= 0
+      ? { drainSeconds: parsed.drainSeconds, requestedAt: String(parsed.requestedAt ?? '') }
+      : undefined;
+  } catch {
+    // Not JSON: not ours to honour; the stop goes ahead without draining.
+    return undefined;
+  }
+};
