@@ -70,7 +70,9 @@ export class ProxyEngine {
         }
         return service;
       } catch (error) {
-        throw new EngineError(`Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`, { cause: error });
+        const message = `Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`;
+        this.logger.log(3, 'main', message);
+        throw new EngineError(message, { cause: error });
       }
     });
   }

@@ -102,7 +102,7 @@ class Worker {
       await this.engine.start(config);
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
-      this.log(3, error.message);
+      // The engine has logged the reason in stunnel's words already.
       this.logger.dumpStartupLinesToStderr();
       return 1;
     }

@@ -1,0 +1,58 @@
+// `stunnelctl log-conn` (STUNNEL.LOG-CONN): the worker writes its connections to its log (SIGUSR2),
+// and the operator sees them here too.
+import type { Command } from 'commander';
+import { dumpWorkerConnections } from '../../control/connection-dump.js';
+import { loadHome } from '../../control/home.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../control/worker-signals.js';
+import type { ConnectionInfo } from '../../worker/state-file.js';
+import type { CliContext } from '../context.js';
+import { formatCount, formatDuration, formatTable } from '../format.js';
+import { addHomeOption, addJsonOption, addTimeoutOption, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
+
+interface LogConnOptions extends HomeOptions, TimeoutOptions {
+  json?: boolean;
+}
+
+export const registerLogConnCommand = (program: Command, context: CliContext): void => {
+  const command = addHomeOption(program.command('log-conn'))
+    .summary('write the current connections to the log and show them (STUNNEL.LOG-CONN)')
+    .description(
+      'STUNNEL.LOG-CONN: make the worker write its current connections to its log (SIGUSR2), and show\n' +
+        'them: service, id, peer, target, TLS version, cipher, bytes each way, age, idle time.\n' +
+        'Exit 7 when the worker is not running.',
+    );
+  addJsonOption(addTimeoutOption(command, 'write its connections', DEFAULT_REQUEST_TIMEOUT_MS)).action((options: LogConnOptions) =>
+    runLogConn(options, context),
+  );
+};
+
+export const formatConnectionTable = (connections: readonly ConnectionInfo[]): string[] =>
+  formatTable([
+    ['SERVICE', 'ID', 'PEER', 'TARGET', 'TLS', 'CIPHER', 'TO-TLS', 'TO-SOCKET', 'AGE', 'IDLE'],
+    ...connections.map((connection) => [
+      `[${connection.service}]`,
+      connection.id,
+      connection.peer,
+      connection.target ?? '-',
+      connection.tlsVersion ?? '-',
+      connection.cipher ?? '-',
+      String(connection.bytesToTls),
+      String(connection.bytesToSocket),
+      formatDuration(connection.ageMs),
+      formatDuration(connection.idleMs),
+    ]),
+  ]);
+
+const runLogConn = async (options: LogConnOptions, context: CliContext): Promise<void> => {
+  const { report } = context;
+  const directory = resolveHome(options, context.io);
+  const { files } = loadHome(directory);
+  const dump = await dumpWorkerConnections({ homeDirectory: directory, configPath: files.config, defaults: files, timeoutMs: toMilliseconds(options.timeout) });
+  if (options.json === true) {
+    report.line(JSON.stringify({ pid: dump.pid, at: dump.at, connections: dump.connections }, null, 2));
+    return;
+  }
+  const where = dump.logPath === null ? 'the SYSLST file' : dump.logPath;
+  report.line(`${formatCount(dump.connections.length, 'active connection')} (worker pid ${dump.pid}; also written to ${where})`);
+  if (dump.connections.length > 0) formatConnectionTable(dump.connections).forEach((row) => report.line(row));
+};

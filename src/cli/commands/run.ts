@@ -1,0 +1,21 @@
+// `stunnelctl run`: the worker in the foreground. main.ts starts it before commander is even loaded
+// (see there why); it is declared here only so that help lists it.
+import type { Command } from 'commander';
+import { StunnelctlError } from '../../errors.js';
+
+export const registerRunCommand = (program: Command): void => {
+  program
+    .command('run')
+    .summary('run the TLS proxy in the foreground, stunnel-style (the worker)')
+    .description(
+      'The worker, with stunnel\'s command line: run [FILE] | -fd N | -help | -version | -sockets | -options.\n' +
+        'Serves the configuration FILE in the foreground; exits 0 on SIGTERM/SIGINT/SIGQUIT, non-zero with a\n' +
+        'clear error otherwise. `start` runs it detached through the home\'s job file.',
+    )
+    .argument('[args...]', 'FILE, or one of -fd N, -help, -version, -sockets, -options')
+    .allowUnknownOption()
+    .action(() => {
+      // Reached only when `run` is not the first argument (e.g. after a global option).
+      throw new StunnelctlError('SCTL_ERR_USAGE', '"run" must be the first argument: stunnelctl run [FILE]');
+    });
+};
