@@ -6,6 +6,7 @@ import {
   resolvePath,
 } from './values.js';
 import { parseSocketOption } from './socket-options.js';
+import { parseTlsOption } from './tls-options.js';
 
 export interface ParseContext {
   configDirectory: string;
@@ -108,7 +109,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'ciphersuites', scope: 'service', parse: text, defaultText: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256', summary: 'TLS 1.3 cipher suites' },
   { name: 'curves', aliases: ['curve'], scope: 'service', parse: text, defaultText: 'X25519:P-256:X448:P-521:P-384', summary: 'ECDH groups' },
   { name: 'securityLevel', scope: 'service', parse: (value) => parseInteger(value, 'Illegal security level', 0, 5), defaultText: '2', summary: 'OpenSSL security level' },
-  { name: 'options', scope: 'service', repeatable: true, parse: text, defaultText: 'NO_SSLv2, NO_SSLv3', summary: 'OpenSSL SSL_OP_* flags (-NAME clears)' },
+  { name: 'options', scope: 'service', repeatable: true, parse: parseTlsOption, defaultText: 'NO_SSLv2, NO_SSLv3', summary: 'OpenSSL SSL_OP_* flags (-NAME clears)' },
   { name: 'sslVersion', scope: 'service', parse: parseSslVersion, defaultText: 'none', summary: 'sets sslVersionMin and sslVersionMax' },
   { name: 'sslVersionMin', scope: 'service', parse: parseSslVersion, defaultText: 'TLSv1.2', summary: 'lowest TLS version' },
   { name: 'sslVersionMax', scope: 'service', parse: parseSslVersion, defaultText: 'all', summary: 'highest TLS version' },

@@ -1,13 +1,17 @@
 // Checks at load time that a service's certificate, key, CA and CRL files can be read and used, so a
 // bad file is refused before `start` or `reload-config` touches the worker.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
 import type { ServiceConfig } from './types.js';
+import { computeSecureOptions } from './tls-options.js';
+import { loadPskSecrets } from './psk-secrets.js';
+import { DEFAULT_CIPHERS } from './defaults.js';
 
 export interface MaterialProblem {
-  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'PSKsecrets' | 'ciphers';
+  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers';
   message: string;
 }
 
@@ -38,6 +42,18 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
       } catch (error) {
         problems.push({ option: 'cert', message: `Failed to initialize TLS context: ${describe(error)}` });
       }
+    }
+  }
+  if (service.pskSecrets !== null) {
+    const psk = readOrProblem(service.pskSecrets, 'PSKsecrets', problems) === undefined ? undefined : loadPskSecrets(service.pskSecrets);
+    if (psk !== undefined && !psk.ok) problems.push({ option: 'PSKsecrets', message: psk.message });
+    if (psk?.ok === true && service.pskIdentity !== null && !psk.keys.has(service.pskIdentity)) {
+      problems.push({ option: 'PSKidentity', message: 'No key found for the specified PSK identity' });
+    }
+  }
+  for (const [option, directory] of [['CApath', service.caPath], ['CRLpath', service.crlPath]] as const) {
+    if (directory !== null && statSync(directory, { throwIfNoEntry: false })?.isDirectory() !== true) {
+      problems.push({ option, message: `Failed to initialize TLS context: ${directory} is not a directory` });
     }
   }
   if (problems.length === 0) {
@@ -71,6 +87,19 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
 };
 
 const SESSION_ID_CONTEXT_LENGTH = 32;
+/** PSK suites for TLS 1.2 when PSKsecrets is used with the default cipher list (stunnel's HIGH has them). */
+const PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305';
+
+/** Every regular file of a CApath/CRLpath directory, concatenated (hashed names or not). */
+const readPemDirectory = (directory: string | null): string => {
+  if (directory === null) return '';
+  return readdirSync(directory)
+    .sort()
+    .map((name) => join(directory, name))
+    .filter((path) => statSync(path, { throwIfNoEntry: false })?.isFile() === true)
+    .map((path) => readFileSync(path, 'utf8'))
+    .join('\n');
+};
 
 /**
  * The options for `tls.createSecureContext` of a service, read from disk. Node takes TLS 1.3 suites in
@@ -81,18 +110,25 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
   const cert = service.cert === null ? undefined : readFileSync(service.cert, 'utf8');
   const key = service.key === null ? undefined : service.key === service.cert ? cert : readFileSync(service.key, 'utf8');
   const options: import('node:tls').SecureContextOptions = {
-    ciphers: [service.ciphersuites, service.ciphers].filter((list) => list !== '').join(':'),
+    ciphers: [service.ciphersuites, service.ciphers, service.pskSecrets !== null && service.ciphers === DEFAULT_CIPHERS ? PSK_CIPHERS : '']
+      .filter((list) => list !== '')
+      .join(':'),
     ecdhCurve: service.curves,
     minVersion: service.minVersion,
     maxVersion: service.maxVersion,
     sessionTimeout: service.sessionCacheTimeoutSeconds,
-    honorCipherOrder: service.tlsOptions.some((option) => option.toUpperCase() === 'CIPHER_SERVER_PREFERENCE'),
+    secureOptions: computeSecureOptions(service.tlsOptions, [
+      ...(service.sessionResume ? [] : ['NO_TICKET']),
+      ...(service.renegotiation ? [] : ['NO_RENEGOTIATION']),
+    ]),
     sessionIdContext: createHash('sha256').update(service.name).digest('hex').slice(0, SESSION_ID_CONTEXT_LENGTH),
   };
   if (cert !== undefined) options.cert = cert;
   if (key !== undefined) options.key = key;
-  if (service.caFile !== null) options.ca = readFileSync(service.caFile, 'utf8');
-  if (service.crlFile !== null) options.crl = readFileSync(service.crlFile, 'utf8');
+  const ca = [service.caFile === null ? '' : readFileSync(service.caFile, 'utf8'), readPemDirectory(service.caPath)].join('\n').trim();
+  if (ca !== '') options.ca = ca;
+  const crl = [service.crlFile === null ? '' : readFileSync(service.crlFile, 'utf8'), readPemDirectory(service.crlPath)].join('\n').trim();
+  if (crl !== '') options.crl = crl;
   if (service.ticketKeySecret !== null && service.ticketMacSecret !== null) {
     options.ticketKeys = buildTicketKeys(service.ticketKeySecret, service.ticketMacSecret);
   }

@@ -1,6 +1,7 @@
 // The validated configuration: immutable, fully defaulted, paths absolute. A reload builds a new one.
 import type { DebugSetting, Endpoint, SslVersion } from './values.js';
 import type { SocketSetting } from './socket-options.js';
+import type { TlsOptionSetting } from './tls-options.js';
 
 export interface GlobalConfig {
   output: string | null;
@@ -63,8 +64,11 @@ export interface ServiceConfig {
   securityLevel: number;
   minVersion: SslVersion;
   maxVersion: SslVersion;
-  tlsOptions: readonly string[];
+  tlsOptions: readonly TlsOptionSetting[];
+  /** Client mode: the server name sent (null: the connect host; '' disables SNI). */
   sni: string | null;
+  /** Server mode: this section is a secondary of `primary` for server names matching `pattern`. */
+  sniRoute: { primary: string; pattern: string } | null;
   protocol: 'proxy' | null;
   pskSecrets: string | null;
   pskIdentity: string | null;

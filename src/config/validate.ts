@@ -6,18 +6,11 @@ import type { SocketSetting } from './socket-options.js';
 import type { Configuration, GlobalConfig, ServiceConfig, VerifySettings } from './types.js';
 import type { DebugSetting, Endpoint, SslVersion } from './values.js';
 import { findOption, OPTIONS } from './options.js';
+import {
+  DEFAULT_CIPHERS, DEFAULT_CIPHERSUITES, DEFAULT_CURVES, DEFAULT_DEBUG_LEVEL, DEFAULT_HANDSHAKE_TIMEOUT_SECONDS, DEFAULT_MIN_VERSION,
+} from './defaults.js';
 import { checkTlsMaterial } from './tls-material.js';
-
-/** Forward-secret AEAD suites only: stunnel's HIGH default also offers static-RSA suites (README). */
-export const DEFAULT_CIPHERS =
-  'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:' +
-  'ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256';
-export const DEFAULT_CIPHERSUITES = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256';
-export const DEFAULT_CURVES = 'X25519:P-256:X448:P-521:P-384';
-export const DEFAULT_DEBUG_LEVEL = 5;
-export const DEFAULT_MIN_VERSION: SslVersion = 'TLSv1.2';
-/** A handshake deadline well below TIMEOUTbusy's 300 s, so stalled handshakes cannot pile up. */
-export const DEFAULT_HANDSHAKE_TIMEOUT_SECONDS = 60;
+import type { TlsOptionSetting } from './tls-options.js';
 
 const SUPPORTED_PROTOCOLS = new Set(['proxy']);
 const STUNNEL_PROTOCOLS = new Set(['cifs', 'capwin', 'capwinctrl', 'connect', 'imap', 'ldap', 'nntp', 'pgsql', 'pop3', 'proxy', 'smtp', 'socks']);
@@ -68,6 +61,13 @@ export const validateConfiguration = (
     });
   }
   const services = raw.sections.map((section) => buildService(section, raw.global, global, diagnostics));
+  for (const service of services) {
+    if (service.sniRoute === null) continue;
+    const primary = services.find((candidate) => candidate.name === service.sniRoute?.primary && candidate.sniRoute === null);
+    const at = { file: service.file, line: service.line, raw: `[${service.name}]` };
+    if (primary === undefined) diagnostics.push({ ...at, message: `Service [${service.name}]: SNI section name not found` });
+    else if (primary.client) diagnostics.push({ ...at, message: `Service [${service.name}]: SNI primary service is a TLS client` });
+  }
   return { config: diagnostics.length === 0 ? { file, global, services } : undefined, diagnostics };
 };
 
@@ -150,7 +150,16 @@ const buildService = (
   ];
   const execArgsText = view.last<string>('execArgs');
 
-  if (accept.length === 0 || connect.length + (exec === null ? 0 : 1) === 0) fail('Each service must define two endpoints');
+  const sniText = view.last<string>('sni');
+  let sniRoute: ServiceConfig['sniRoute'] = null;
+  if (!client && sniText !== undefined) {
+    const colon = sniText.indexOf(':');
+    if (colon <= 0 || colon === sniText.length - 1) fail('Invalid SNI parameter format');
+    else sniRoute = { primary: sniText.slice(0, colon), pattern: sniText.slice(colon + 1) };
+  }
+  // A server-mode SNI secondary is reached through its primary's listener: it needs no accept.
+  const acceptEndpoints = accept.length + (sniRoute === null ? 0 : 1);
+  if (acceptEndpoints === 0 || connect.length + (exec === null ? 0 : 1) === 0) fail('Each service must define two endpoints');
   if (!client && cert === null && !view.has('PSKsecrets')) fail('TLS server needs a certificate');
   if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) fail('Invalid protocol version range');
   if ((verify.verifyChain || verify.verifyPeer) && !view.has('CAfile') && !view.has('CApath')) {
@@ -194,8 +203,9 @@ const buildService = (
     securityLevel: view.last<number>('securityLevel') ?? 2,
     minVersion,
     maxVersion,
-    tlsOptions: view.all<string>('options'),
-    sni: view.last<string>('sni') ?? null,
+    tlsOptions: view.all<TlsOptionSetting>('options'),
+    sni: client ? (view.last<string>('sni') ?? null) : null,
+    sniRoute,
     protocol: protocol === 'proxy' ? 'proxy' : null,
     pskSecrets: view.last<string>('PSKsecrets') ?? null,
     pskIdentity: view.last<string>('PSKidentity') ?? null,

@@ -39,6 +39,8 @@ interface PendingClass {
   name: string;
   line: number;
   values: Partial<Record<Key, number>>;
+  /** A second section of an existing class: its keys are checked, then dropped. */
+  duplicate: boolean;
 }
 
 /** `*std`, `STD` and `*STD` all name the class `*STD`. */
@@ -58,9 +60,9 @@ export const parseJobClasses = (text: string, file: string): { table: JobClassTa
     const section = SECTION_PATTERN.exec(content);
     if (section !== null) {
       const name = section[1] ?? '';
-      const duplicate = pending.find((entry) => normalizeJobClassName(entry.name) === normalizeJobClassName(name));
-      if (duplicate === undefined) pending.push({ name, line, values: {} });
-      else report(line, `job class [${name}] is already defined on line ${duplicate.line}`);
+      const first = pending.find((entry) => !entry.duplicate && normalizeJobClassName(entry.name) === normalizeJobClassName(name));
+      if (first !== undefined) report(line, `job class [${name}] is already defined on line ${first.line}`);
+      pending.push({ name, line, values: {}, duplicate: first !== undefined });
       return;
     }
     const assignment = ASSIGNMENT_PATTERN.exec(content);
@@ -76,12 +78,13 @@ export const parseJobClasses = (text: string, file: string): { table: JobClassTa
     const problem = storeValue(current, (assignment[1] ?? '').toLowerCase(), (assignment[2] ?? '').trim());
     if (problem !== undefined) report(line, `"${content}": ${problem}`);
   });
-  for (const entry of pending) {
+  const defined = pending.filter((entry) => !entry.duplicate);
+  for (const entry of defined) {
     const missing = KEY_NAMES.filter((key) => entry.values[key] === undefined);
     if (missing.length > 0) report(entry.line, `job class [${entry.name}] lacks ${missing.join(' and ')}`);
   }
-  if (pending.length === 0 && problems.length === 0) problems.push(`${file}: no job class is defined`);
-  const classes = pending.map(({ name, values }) => ({ name, nice: values.nice ?? 0, nofile: values.nofile ?? 0 }));
+  if (defined.length === 0 && problems.length === 0) problems.push(`${file}: no job class is defined`);
+  const classes = defined.map(({ name, values }) => ({ name, nice: values.nice ?? 0, nofile: values.nofile ?? 0 }));
   return { table: { file, classes }, problems };
 };
 

@@ -52,6 +52,11 @@ export class ProxyConnection implements LiveConnection {
   readonly id: string;
   readonly startedAtMs: number;
   readonly service: RuntimeService;
+  /** Where the connection goes: the service itself, or the SNI secondary the client asked for. */
+  private route: RuntimeService;
+  private redirected = false;
+  /** The server's PSK callback found the client's identity. */
+  private pskUsed = false;
   private readonly deps: ConnectionDependencies;
   private readonly local: Socket;
   private readonly peer: string;
@@ -72,6 +77,7 @@ export class ProxyConnection implements LiveConnection {
   constructor(local: Socket, service: RuntimeService, deps: ConnectionDependencies) {
     this.local = local;
     this.service = service;
+    this.route = service;
     this.deps = deps;
     this.id = deps.registry.nextId(service.config.logId);
     this.startedAtMs = Date.now();
@@ -146,12 +152,27 @@ export class ProxyConnection implements LiveConnection {
 
   private acceptTls(): void {
     const { verify } = this.service.config;
+    const service = this.service;
     const tls = new TLSSocket(this.local, {
       isServer: true,
-      secureContext: this.service.secureContext,
+      secureContext: service.secureContext,
       requestCert: verify.request,
       // Verification is decided here, after the handshake, to log it the way stunnel does.
       rejectUnauthorized: false,
+      server: service.tlsServerShim as unknown as import('node:net').Server,
+      ...(service.sniSecondaries.length === 0 ? {} : {
+        SNICallback: (serverName: string, done: (error: Error | null, context?: import('node:tls').SecureContext) => void) => {
+          done(null, service.findSniSecondary(serverName)?.secureContext ?? service.secureContext);
+        },
+      }),
+      ...(service.pskKeys.size === 0 ? {} : {
+        pskCallback: (_socket: TLSSocket, identity: string) => {
+          const key = service.pskKeys.get(identity);
+          if (key === undefined) this.log(4, `PSK identity not found: ${identity}`);
+          else this.pskUsed = true;
+          return key ?? null;
+        },
+      }),
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
@@ -162,11 +183,18 @@ export class ProxyConnection implements LiveConnection {
     });
     tls.once('secure', () => {
       this.clearBusyTimer();
+      const serverName = (tls as TLSSocket & { servername?: string | false }).servername;
+      const secondary = typeof serverName === 'string' ? this.service.findSniSecondary(serverName) : undefined;
+      if (secondary !== undefined) {
+        this.route = secondary;
+        this.log(6, `SNI: switched to service [${secondary.name}]`);
+      }
       if (!this.verifyPeer(tls, 'SSL_accept')) return;
       this.logHandshake(tls, 'accepted');
       // Bytes the client sends before the target is connected stay buffered in the TLS socket.
       tls.pause();
-      this.connectTarget(0, this.service.targetOrder().targets);
+      const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
+      this.connectTarget(0, targets);
     });
   }
 
@@ -218,7 +246,7 @@ export class ProxyConnection implements LiveConnection {
     if (tls === undefined) return;
     socket.on('error', (error) => this.fail(`writesocket: ${formatSystemError(error)}`, 6));
     socket.on('close', () => this.onSideClosed());
-    if (this.service.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.local));
+    if (this.route.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.local));
     this.startRelay(tls, socket);
   }
 
@@ -234,6 +262,7 @@ export class ProxyConnection implements LiveConnection {
       ...(sni === null || sni === '' ? {} : { servername: sni }),
       rejectUnauthorized: false,
       ...(this.service.clientSession === undefined || !config.sessionResume ? {} : { session: this.service.clientSession }),
+      ...(this.service.pskKeys.size === 0 ? {} : { pskCallback: () => this.clientPsk() }),
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
@@ -254,6 +283,13 @@ export class ProxyConnection implements LiveConnection {
     });
   }
 
+  private clientPsk(): { psk: Buffer; identity: string } | null {
+    const keys = this.service.pskKeys;
+    const identity = this.service.config.pskIdentity ?? keys.keys().next().value;
+    const psk = identity === undefined ? undefined : keys.get(identity);
+    return identity === undefined || psk === undefined ? null : { psk, identity };
+  }
+
   // --- verification and handshake log lines -------------------------------------------------------
 
   /** stunnel's verifyChain / verifyPeer / requireCert / checkHost, with its log lines. */
@@ -265,6 +301,7 @@ export class ProxyConnection implements LiveConnection {
     const present = certificate !== null && Object.keys(certificate).length > 0;
     if (!present) {
       if (verify.requireCert || client) {
+        if (!client && this.service.config.redirect.length > 0) return this.reject(`${operation}: peer did not return a certificate`);
         this.fail(`${operation}: error:0A0000C7:SSL routines::peer did not return a certificate`);
         return false;
       }
@@ -299,13 +336,22 @@ export class ProxyConnection implements LiveConnection {
     return false;
   }
 
+  /** A failed check ends the connection, or, with `redirect`, sends it to the redirect targets. */
   private reject(text: string): boolean {
+    if (!this.service.config.client && this.service.config.redirect.length > 0) {
+      this.log(4, text);
+      this.log(5, 'Redirecting connection');
+      this.redirected = true;
+      return true;
+    }
     this.fail(text, 4);
     return false;
   }
 
   private logHandshake(tls: TLSSocket, verb: 'accepted' | 'connected'): void {
-    this.log(6, `TLS ${verb}: ${tls.isSessionReused() ? 'previous session reused' : 'new session negotiated'}`);
+    // An external PSK in TLS 1.3 rides on the resumption mechanism, so it is asked about first.
+    const how = this.pskUsed && verb === 'accepted' ? 'PSK' : tls.isSessionReused() ? 'previous session reused' : 'new session negotiated';
+    this.log(6, `TLS ${verb}: ${how}`);
     const cipher = tls.getCipher();
     const name = cipher.standardName ?? cipher.name;
     this.log(6, `${tls.getProtocol() ?? 'TLS'} ciphersuite: ${name} (${cipherBits(name)}-bit encryption)`);

@@ -61,7 +61,7 @@ export class ProxyEngine {
 
   /** Builds the services (TLS contexts) of a configuration; throws with the reason on failure. */
   private buildServices(config: Configuration): RuntimeService[] {
-    return config.services.map((section) => {
+    const services = config.services.map((section) => {
       this.logger.log(6, 'main', `Initializing service [${section.name}]`);
       try {
         const service = new RuntimeService(section, loadTrustedLeaves(section));
@@ -75,6 +75,12 @@ export class ProxyEngine {
         throw new EngineError(message, { cause: error });
       }
     });
+    for (const service of services) {
+      const route = service.config.sniRoute;
+      if (route === null) continue;
+      services.find((primary) => primary.name === route.primary && primary.config.sniRoute === null)?.sniSecondaries.push(service);
+    }
+    return services;
   }
 
   private async planListeners(services: readonly RuntimeService[]): Promise<PlannedListener[]> {

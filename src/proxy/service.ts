@@ -1,10 +1,13 @@
 // A service as the data plane runs it: its validated section, its TLS context, the failover cursor
 // and its counters. A reload builds new ones; live connections keep the one they started with.
 import { randomInt } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { buildSecureContextOptions } from '../config/tls-material.js';
 import type { ServiceConfig } from '../config/types.js';
 import type { Endpoint } from '../config/values.js';
+import { loadPskSecrets } from '../config/psk-secrets.js';
+import { createTlsServerShim, SessionCache } from './session-cache.js';
 
 export class RuntimeService {
   readonly config: ServiceConfig;
@@ -15,6 +18,12 @@ export class RuntimeService {
   total = 0;
   /** Client mode: the last TLS session of this service, offered for resumption. */
   clientSession: Buffer | undefined;
+  /** Server mode: the `server` a TLSSocket reports session events to (the session cache). */
+  readonly tlsServerShim: EventEmitter & { _contexts: unknown[] };
+  /** PSK identities and keys (PSKsecrets), empty without. */
+  readonly pskKeys: ReadonlyMap<string, Buffer>;
+  /** Server mode: SNI secondaries reached through this service's listeners. */
+  sniSecondaries: RuntimeService[] = [];
   private roundRobinCursor: number;
 
   constructor(config: ServiceConfig, trustedLeaves: ReadonlySet<string>) {
@@ -22,6 +31,22 @@ export class RuntimeService {
     this.secureContext = createSecureContext(buildSecureContextOptions(config));
     this.trustedLeaves = trustedLeaves;
     this.roundRobinCursor = config.connect.length > 1 ? randomInt(config.connect.length) : 0;
+    const cache = config.sessionResume && !config.client
+      ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000)
+      : undefined;
+    this.tlsServerShim = createTlsServerShim(cache);
+    const psk = config.pskSecrets === null ? undefined : loadPskSecrets(config.pskSecrets);
+    this.pskKeys = psk?.ok === true ? psk.keys : new Map();
+  }
+
+  /** The secondary whose `sni = PRIMARY:PATTERN` matches a client's server name (`*.dom` allowed). */
+  findSniSecondary(serverName: string): RuntimeService | undefined {
+    const name = serverName.toLowerCase();
+    return this.sniSecondaries.find((secondary) => {
+      const pattern = secondary.config.sniRoute?.pattern.toLowerCase() ?? '';
+      if (pattern.startsWith('*.')) return name.endsWith(pattern.slice(1)) && !name.slice(0, -pattern.length + 1).includes('.');
+      return pattern === name;
+    });
   }
 
   get name(): string {

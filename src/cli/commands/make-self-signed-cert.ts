@@ -33,6 +33,8 @@ interface CertOptions extends HomeOptions {
   force?: boolean;
 }
 
+const USAGE_HINT = 'stunnelctl make-self-signed-cert --help lists the options with their defaults';
+
 /** `--san a,b --san c` -> [a, b, c]. */
 const collectNames = (value: string, previous: string[] | undefined): string[] => {
   const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '');
@@ -64,9 +66,11 @@ export const registerMakeSelfSignedCertCommand = (program: Command, context: Cli
 const createCertificateOptions = (options: CertOptions): SelfSignedOptions => {
   const keyType = options.keyType ?? DEFAULT_KEY_TYPE;
   if (keyType === 'ec' && options.bits !== undefined) {
-    throw new StunnelctlError('SCTL_ERR_USAGE', '--bits is for RSA keys; an EC key\'s size follows from --curve');
+    throw new StunnelctlError('SCTL_ERR_USAGE', '--bits is for RSA keys; an EC key\'s size follows from --curve', { hint: USAGE_HINT });
   }
-  if (keyType === 'rsa' && options.curve !== undefined) throw new StunnelctlError('SCTL_ERR_USAGE', '--curve needs --key-type ec');
+  if (keyType === 'rsa' && options.curve !== undefined) {
+    throw new StunnelctlError('SCTL_ERR_USAGE', '--curve is for EC keys: add --key-type ec', { hint: USAGE_HINT });
+  }
   return {
     keyType,
     ...(options.bits === undefined ? {} : { rsaBits: options.bits }),
