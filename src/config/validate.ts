@@ -177,7 +177,8 @@ const buildService = (
     else if (!SUPPORTED_PROTOCOLS.has(protocol)) fail(`"protocol = ${protocol}" is not supported by stunnelctl (only "proxy" is)`);
     else if (client) fail('The configured protocol is not supported in the client mode');
   }
-  if (exec !== null) fail('"exec" is not supported by stunnelctl yet');
+  if (exec !== null && client) fail('"exec" is supported in server sections only (TLS in, local program out)');
+  if (exec !== null && connect.length > 0) fail('"exec" together with "connect" (exec+connect services) is not supported by stunnelctl yet');
 
   const service: ServiceConfig = {
     name: section.name,

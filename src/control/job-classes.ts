@@ -39,6 +39,8 @@ interface PendingClass {
   name: string;
   line: number;
   values: Partial<Record<Key, number>>;
+  /** Keys written in the section, valid or not: only a key never written is "lacking". */
+  written: Set<Key>;
   /** A second section of an existing class: its keys are checked, then dropped. */
   duplicate: boolean;
 }
@@ -62,7 +64,7 @@ export const parseJobClasses = (text: string, file: string): { table: JobClassTa
       const name = section[1] ?? '';
       const first = pending.find((entry) => !entry.duplicate && normalizeJobClassName(entry.name) === normalizeJobClassName(name));
       if (first !== undefined) report(line, `job class [${name}] is already defined on line ${first.line}`);
-      pending.push({ name, line, values: {}, duplicate: first !== undefined });
+      pending.push({ name, line, values: {}, written: new Set(), duplicate: first !== undefined });
       return;
     }
     const assignment = ASSIGNMENT_PATTERN.exec(content);
@@ -80,7 +82,7 @@ export const parseJobClasses = (text: string, file: string): { table: JobClassTa
   });
   const defined = pending.filter((entry) => !entry.duplicate);
   for (const entry of defined) {
-    const missing = KEY_NAMES.filter((key) => entry.values[key] === undefined);
+    const missing = KEY_NAMES.filter((key) => !entry.written.has(key));
     if (missing.length > 0) report(entry.line, `job class [${entry.name}] lacks ${missing.join(' and ')}`);
   }
   if (defined.length === 0 && problems.length === 0) problems.push(`${file}: no job class is defined`);
@@ -93,6 +95,7 @@ const isKey = (name: string): name is Key => (KEY_NAMES as string[]).includes(na
 /** Stores one `key = value`; returns what is wrong with it, if anything. */
 const storeValue = (entry: PendingClass, key: string, value: string): string | undefined => {
   if (!isKey(key)) return `unknown key "${key}" (known: ${KEY_NAMES.join(', ')})`;
+  entry.written.add(key);
   if (entry.values[key] !== undefined) return `${key} is already set for [${entry.name}]`;
   const spec = KEYS[key];
   if (!/^[+-]?\d+$/.test(value)) return `${key} must be an integer from ${spec.min} to ${spec.max}`;

@@ -2,7 +2,9 @@
 // connect to a target (with failover), the byte relay in both directions with backpressure and
 // half-close, and stunnel's timeouts. Every path ends in `finish`, which logs exactly one
 // `Connection closed|reset` line.
+import { spawn } from 'node:child_process';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { connect as tlsConnect, checkServerIdentity, TLSSocket, type PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { SocketSetting, SocketSide } from '../config/socket-options.js';
@@ -61,7 +63,8 @@ export class ProxyConnection implements LiveConnection {
   private readonly local: Socket;
   private readonly peer: string;
   private tls: TLSSocket | undefined;
-  private remote: Socket | undefined;
+  /** The plain leg of a server-mode connection: the target socket, or an exec'd program's stdio. */
+  private remote: Duplex | undefined;
   private target: string | null = null;
   private bytesToTls = 0;
   private bytesToSocket = 0;
@@ -193,6 +196,10 @@ export class ProxyConnection implements LiveConnection {
       this.logHandshake(tls, 'accepted');
       // Bytes the client sends before the target is connected stay buffered in the TLS socket.
       tls.pause();
+      if (this.route.config.exec !== null && !this.redirected) {
+        this.startProgram(tls);
+        return;
+      }
       const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
       this.connectTarget(0, targets);
     });
@@ -248,6 +255,34 @@ export class ProxyConnection implements LiveConnection {
     socket.on('close', () => this.onSideClosed());
     if (this.route.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.local));
     this.startRelay(tls, socket);
+  }
+
+  /** inetd-style `exec`: the program's stdin/stdout are the plain side of this connection. */
+  private startProgram(tls: TLSSocket): void {
+    const config = this.route.config;
+    const program = config.exec ?? '';
+    const [argv0, ...args] = config.execArgs;
+    const certificate = tls.getPeerCertificate();
+    const present = certificate !== null && Object.keys(certificate).length > 0;
+    this.log(6, `Local mode child started (${program})`);
+    const child = spawn(program, args, {
+      argv0: argv0 ?? program,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        REMOTE_HOST: this.local.remoteAddress ?? '',
+        REMOTE_PORT: String(this.local.remotePort ?? ''),
+        ...(present ? { SSL_CLIENT_DN: formatSubject(certificate), SSL_CLIENT_I_DN: formatIssuer(certificate) } : {}),
+      },
+    });
+    const stdio = Duplex.from({ readable: child.stdout, writable: child.stdin });
+    this.remote = stdio;
+    this.target = `${program} (pid ${child.pid ?? 'none'})`;
+    child.on('error', (error) => this.fail(`Failed to execute ${program}: ${formatSystemError(error)}`));
+    child.on('exit', (code, signal) => this.log(6, `Child process ${child.pid ?? ''} finished with ${signal === null ? `code ${code ?? 0}` : `signal ${signal}`}`));
+    stdio.on('error', (error) => this.fail(`writesocket: ${formatSystemError(error)}`, 6));
+    stdio.on('close', () => this.onSideClosed());
+    this.startRelay(tls, stdio);
   }
 
   // --- client mode: TLS out ---------------------------------------------------------------------
@@ -369,7 +404,7 @@ export class ProxyConnection implements LiveConnection {
    * as a half-close (FIN, or close_notify + FIN on the TLS side); the connection is done when both
    * directions have ended and both writes have been flushed.
    */
-  private startRelay(tls: TLSSocket, plain: Socket): void {
+  private startRelay(tls: TLSSocket, plain: Duplex): void {
     this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
     tls.on('data', (chunk: Buffer) => {
       this.bytesToSocket += chunk.length;
@@ -464,11 +499,14 @@ const describeTlsError = (error: Error): string => {
   return error.message;
 };
 
-const formatSubject = (certificate: PeerCertificate): string => {
-  const subject = certificate.subject as unknown as Record<string, string | string[]> | undefined;
-  if (subject === undefined) return '';
-  return Object.entries(subject).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`).join(', ');
-};
+const formatName = (name: Record<string, string | string[]> | undefined): string =>
+  name === undefined ? '' : Object.entries(name).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`).join(', ');
+
+const formatSubject = (certificate: PeerCertificate): string =>
+  formatName(certificate.subject as unknown as Record<string, string | string[]> | undefined);
+
+const formatIssuer = (certificate: PeerCertificate): string =>
+  formatName(certificate.issuer as unknown as Record<string, string | string[]> | undefined);
 
 /** HAProxy PROXY protocol v1, as stunnel's `protocol = proxy` sends it to the backend. */
 const buildProxyV1Header = (client: Socket): string => {
