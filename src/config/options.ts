@@ -59,6 +59,7 @@ export const OPTIONS: readonly OptionSpec[] = [
       return false;
     },
   },
+  { name: 'metrics', scope: 'global', parse: (value) => parseEndpoint(value, '127.0.0.1'), defaultText: 'none (off)', summary: 'Prometheus metrics listener [HOST:]PORT (loopback unless a host is given)' },
   { name: 'maxConnections', scope: 'global', parse: (value) => parseInteger(value, 'Illegal connection limit', 0), defaultText: '0 (no limit but the open-file limit)', summary: 'concurrent connections of the whole worker; more are refused and logged' },
   { name: 'setuid', scope: 'global', parse: text, defaultText: 'none', summary: 'user to run as after binding' },
   { name: 'setgid', scope: 'global', parse: text, defaultText: 'none', summary: 'group to run as after binding' },

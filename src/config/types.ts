@@ -10,6 +10,8 @@ export interface GlobalConfig {
   log: 'append' | 'overwrite';
   /** 0 = no limit of its own. */
   maxConnections: number;
+  /** The opt-in metrics listener; not reloaded. */
+  metrics: Endpoint | null;
   setuid: string | null;
   setgid: string | null;
   /** Level of the global part (`debug` before the first section); used for non-connection lines. */

@@ -87,6 +87,7 @@ const buildGlobal = (options: RawOptions): GlobalConfig => {
     foreground: globalValue<'yes' | 'quiet' | 'no'>(options, 'foreground') ?? 'no',
     log: globalValue<'append' | 'overwrite'>(options, 'log') ?? 'append',
     maxConnections: globalValue<number>(options, 'maxConnections') ?? 0,
+    metrics: globalValue<Endpoint>(options, 'metrics') ?? null,
     setuid: globalValue<string>(options, 'setuid') ?? null,
     setgid: globalValue<string>(options, 'setgid') ?? null,
     debugLevel: globalValue<DebugSetting>(options, 'debug')?.level ?? DEFAULT_DEBUG_LEVEL,

@@ -15,6 +15,7 @@ import type { ConnectionInfo } from '../worker/state-file.js';
 import type { ConnectionRegistry, LiveConnection } from './registry.js';
 import type { RuntimeService } from './service.js';
 import { formatSystemError } from './system-error.js';
+import type { HandshakeFailureReason } from './counters.js';
 
 export interface ConnectionDependencies {
   logger: Logger;
@@ -59,6 +60,9 @@ export class ProxyConnection implements LiveConnection {
   private redirected = false;
   /** The server's PSK callback found the client's identity. */
   private pskUsed = false;
+  private handshakeDone = false;
+  /** Why the handshake failed, counted once the connection ends (metrics). */
+  private handshakeFailure: HandshakeFailureReason | undefined;
   private readonly deps: ConnectionDependencies;
   private readonly local: Socket;
   private readonly peer: string;
@@ -92,6 +96,7 @@ export class ProxyConnection implements LiveConnection {
     this.deps.registry.add(this);
     this.service.active += 1;
     this.service.total += 1;
+    this.service.counters.total += 1;
     this.log(5, `Service [${this.service.name}] accepted connection from ${this.peer}`);
     applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
     if (this.service.config.client) {
@@ -143,7 +148,10 @@ export class ProxyConnection implements LiveConnection {
     const seconds = useHandshake ? handshake : busy;
     if (seconds < 0) return;
     const reason = useHandshake ? 'TIMEOUThandshake exceeded' : 'TIMEOUTbusy exceeded';
-    this.busyTimer = setTimeout(() => this.fail(`${what}: s_poll_wait: ${reason}: sending reset`, 6), seconds * MS_PER_SECOND);
+    this.busyTimer = setTimeout(() => {
+      this.handshakeFailure = 'timeout';
+      this.fail(`${what}: s_poll_wait: ${reason}: sending reset`, 6);
+    }, seconds * MS_PER_SECOND);
   }
 
   private clearBusyTimer(): void {
@@ -179,13 +187,18 @@ export class ProxyConnection implements LiveConnection {
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
-    tls.on('error', (error) => this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_accept'}: ${describeTlsError(error)}`));
+    tls.on('error', (error) => {
+      this.handshakeFailure ??= 'tls_error';
+      this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_accept'}: ${describeTlsError(error)}`);
+    });
     tls.on('close', () => {
+      this.handshakeFailure ??= 'peer_closed';
       if (!this.relaying() && !this.finished) this.fail('SSL_accept: Peer suddenly disconnected');
       else this.onSideClosed();
     });
     tls.once('secure', () => {
       this.clearBusyTimer();
+      this.handshakeDone = true;
       const serverName = (tls as TLSSocket & { servername?: string | false }).servername;
       const secondary = typeof serverName === 'string' ? this.service.findSniSecondary(serverName) : undefined;
       if (secondary !== undefined) {
@@ -211,6 +224,7 @@ export class ProxyConnection implements LiveConnection {
     if (this.finished) return;
     const endpoint = targets[index];
     if (endpoint === undefined) {
+      this.service.counters.connectFailures += 1;
       this.fail('No more addresses to connect');
       return;
     }
@@ -305,13 +319,18 @@ export class ProxyConnection implements LiveConnection {
     tls.on('session', (session: Buffer) => {
       this.service.clientSession = session;
     });
-    tls.on('error', (error) => this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_connect'}: ${describeTlsError(error)}`));
+    tls.on('error', (error) => {
+      this.handshakeFailure ??= 'tls_error';
+      this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_connect'}: ${describeTlsError(error)}`);
+    });
     tls.on('close', () => {
+      this.handshakeFailure ??= 'peer_closed';
       if (!this.relaying() && !this.finished) this.fail('SSL_connect: Peer suddenly disconnected');
       else this.onSideClosed();
     });
     tls.once('secureConnect', () => {
       this.clearBusyTimer();
+      this.handshakeDone = true;
       if (!this.verifyPeer(tls, 'SSL_connect', host)) return;
       this.logHandshake(tls, 'connected');
       this.startRelay(tls, this.local);
@@ -337,6 +356,7 @@ export class ProxyConnection implements LiveConnection {
     if (!present) {
       if (verify.requireCert || client) {
         if (!client && this.service.config.redirect.length > 0) return this.reject(`${operation}: peer did not return a certificate`);
+        this.handshakeFailure = 'no_certificate';
         this.fail(`${operation}: error:0A0000C7:SSL routines::peer did not return a certificate`);
         return false;
       }
@@ -379,6 +399,7 @@ export class ProxyConnection implements LiveConnection {
       this.redirected = true;
       return true;
     }
+    this.handshakeFailure = 'certificate_rejected';
     this.fail(text, 4);
     return false;
   }
@@ -485,6 +506,13 @@ export class ProxyConnection implements LiveConnection {
     }
     this.deps.registry.delete(this);
     this.service.active -= 1;
+    const counters = this.service.counters;
+    counters.bytesToTls += this.bytesToTls;
+    counters.bytesToSocket += this.bytesToSocket;
+    // A verified-then-rejected peer has completed the TLS handshake but still failed authentication.
+    if (this.handshakeFailure !== undefined && (!this.handshakeDone || this.handshakeFailure === 'certificate_rejected' || this.handshakeFailure === 'no_certificate')) {
+      counters.recordHandshakeFailure(this.handshakeFailure);
+    }
     this.log(5, `Connection ${status}: ${this.bytesToTls} byte(s) sent to TLS, ${this.bytesToSocket} byte(s) sent to socket`);
     this.deps.onFinished(this);
   }

@@ -13,6 +13,7 @@ import {
 } from './listeners.js';
 import { ConnectionRegistry } from './registry.js';
 import { RuntimeService } from './service.js';
+import { CounterStore } from './counters.js';
 import { formatSystemError } from './system-error.js';
 import { formatEndpoint } from '../config/values.js';
 
@@ -41,6 +42,7 @@ interface PlannedListener {
 export class ProxyEngine {
   private readonly logger: Logger;
   private readonly registry = new ConnectionRegistry();
+  readonly counters = new CounterStore();
   private listeners = new Map<string, Listener>();
   private services: RuntimeService[] = [];
   private stopping = false;
@@ -65,6 +67,7 @@ export class ProxyEngine {
       this.logger.log(6, 'main', `Initializing service [${section.name}]`);
       try {
         const service = new RuntimeService(section, loadTrustedLeaves(section));
+        service.counters = this.counters.for(section.name);
         if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
           this.logger.log(4, 'main', `Service [${section.name}] needs authentication to prevent MITM attacks`);
         }
@@ -189,6 +192,11 @@ export class ProxyEngine {
     return this.registry.list().map((connection) => connection.info(now));
   }
 
+  /** The services currently configured (for metrics). */
+  currentServices(): readonly RuntimeService[] {
+    return this.services;
+  }
+
   servicesState(): ServiceState[] {
     const listenersByService = new Map<RuntimeService, string[]>();
     for (const listener of this.listeners.values()) {
@@ -218,6 +226,7 @@ export class ProxyEngine {
     if (limit !== undefined) {
       // Refused before any TLS work: an overload costs an accept and a close, nothing more.
       this.rejected += 1;
+      service.counters.rejected += 1;
       this.logger.log(4, 'main', `Service [${service.name}]: Connection rejected: too many clients (>=${limit})`, service.logLevel);
       socket.on('error', () => undefined);
       socket.destroy();

@@ -1,6 +1,7 @@
 // A service as the data plane runs it: its validated section, its TLS context, the failover cursor
 // and its counters. A reload builds new ones; live connections keep the one they started with.
-import { randomInt } from 'node:crypto';
+import { randomInt, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { buildSecureContextOptions } from '../config/tls-material.js';
@@ -8,6 +9,13 @@ import type { ServiceConfig } from '../config/types.js';
 import type { Endpoint } from '../config/values.js';
 import { loadPskSecrets } from '../config/psk-secrets.js';
 import { createTlsServerShim, SessionCache } from './session-cache.js';
+import { ServiceCounters } from './counters.js';
+
+const readCertificateExpiry = (certFile: string | null): Date | null => {
+  if (certFile === null) return null;
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(readFileSync(certFile, 'utf8'))?.[0];
+  return pem === undefined ? null : new Date(new X509Certificate(pem).validTo);
+};
 
 export class RuntimeService {
   readonly config: ServiceConfig;
@@ -16,6 +24,8 @@ export class RuntimeService {
   readonly trustedLeaves: ReadonlySet<string>;
   active = 0;
   total = 0;
+  /** Shared with the services of the same name before and after a reload. */
+  counters: ServiceCounters = new ServiceCounters();
   /** Client mode: the last TLS session of this service, offered for resumption. */
   clientSession: Buffer | undefined;
   /** Server mode: the `server` a TLSSocket reports session events to (the session cache). */
@@ -24,6 +34,8 @@ export class RuntimeService {
   readonly pskKeys: ReadonlyMap<string, Buffer>;
   /** Server mode: SNI secondaries reached through this service's listeners. */
   sniSecondaries: RuntimeService[] = [];
+  /** notAfter of the service certificate (the first in the cert file). */
+  readonly certificateExpiresAt: Date | null;
   private roundRobinCursor: number;
 
   constructor(config: ServiceConfig, trustedLeaves: ReadonlySet<string>) {
@@ -37,6 +49,7 @@ export class RuntimeService {
     this.tlsServerShim = createTlsServerShim(cache);
     const psk = config.pskSecrets === null ? undefined : loadPskSecrets(config.pskSecrets);
     this.pskKeys = psk?.ok === true ? psk.keys : new Map();
+    this.certificateExpiresAt = readCertificateExpiry(config.cert);
   }
 
   /** The secondary whose `sni = PRIMARY:PATTERN` matches a client's server name (`*.dom` allowed). */

@@ -14,6 +14,11 @@ import {
   writeStateFile, type WorkerState,
 } from './state-file.js';
 import { ENGINE_BANNER, TLS_BANNER } from './version.js';
+import { startMetricsListener } from './metrics.js';
+import type { Server } from 'node:http';
+import { formatEndpoint, type Endpoint } from '../config/values.js';
+
+const formatNullableEndpoint = (endpoint: Endpoint | null): string => (endpoint === null ? 'none' : formatEndpoint(endpoint));
 
 export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
 
@@ -57,6 +62,7 @@ class Worker {
   private logId = 'ui';
   private publishTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  private metricsServer: Server | undefined;
   private actions: Promise<void> = Promise.resolve();
   private resolveStopped!: (code: number) => void;
   readonly stopped = new Promise<number>((resolve) => {
@@ -105,6 +111,17 @@ class Worker {
       // The engine has logged the reason in stunnel's words already.
       this.logger.dumpStartupLinesToStderr();
       return 1;
+    }
+    if (config.global.metrics !== null) {
+      try {
+        this.metricsServer = await startMetricsListener(config.global.metrics, { engine: this.engine, state: () => this.state });
+        this.log(6, `Metrics listener bound to ${formatEndpoint(config.global.metrics)}`);
+      } catch (error) {
+        this.log(3, `Binding the metrics listener to ${formatEndpoint(config.global.metrics)}: ${formatSystemError(error)}`);
+        this.engine.stop();
+        this.logger.dumpStartupLinesToStderr();
+        return 1;
+      }
     }
     this.dropPrivileges(config);
     this.logger.open({ file: config.global.output, mode: config.global.log, stderr: config.global.foreground === 'yes' || config.global.output === null });
@@ -214,6 +231,9 @@ class Worker {
     }
     const previous = this.config.global;
     const next = loaded.config.global;
+    if (formatNullableEndpoint(next.metrics) !== formatNullableEndpoint(previous.metrics)) {
+      this.log(4, 'The metrics listener is not reloaded: restart to change it');
+    }
     if (next.pid !== previous.pid) this.log(4, `The pid file is not reloaded: keeping ${previous.pid ?? 'none'} (restart to change it)`);
     this.config = loaded.config;
     this.logger.globalLevel = next.debugLevel;
@@ -262,6 +282,8 @@ class Worker {
     }
     this.log(6, `Terminating ${count} service thread(s)`);
     this.log(6, 'Service threads terminated');
+    this.metricsServer?.close();
+    this.metricsServer?.closeAllConnections();
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
     if (this.statePath !== null) removeFileIfPresent(this.statePath);
     if (this.pidPath !== null) {
