@@ -1,6 +1,7 @@
 // Where the CLI's words go: stdout for results (and notes on what was done), stderr for failures,
 // warnings, diagnostics and progress. Injected, so runCli can be driven and read in tests.
 import type { HomeLockEvents } from '../control/lock.js';
+import { getSystemErrorCode } from '../errors.js';
 
 export interface CliIo {
   writeOut(text: string): void;
@@ -21,15 +22,29 @@ export interface Reporter {
   progress(text: string): void;
 }
 
-export const createProcessIo = (): CliIo => ({
-  writeOut: (text) => {
-    process.stdout.write(text);
-  },
-  writeErr: (text) => {
-    process.stderr.write(text);
-  },
-  env: process.env,
-});
+/**
+ * A reader that stops early (`stunnelctl status | head -1`) closes the pipe; what is left to write
+ * has nowhere to go, which is not the command's failure.
+ */
+const ignoreClosedPipe = (stream: NodeJS.WriteStream): void => {
+  stream.on('error', (error) => {
+    if (getSystemErrorCode(error) !== 'EPIPE') throw error;
+  });
+};
+
+export const createProcessIo = (): CliIo => {
+  ignoreClosedPipe(process.stdout);
+  ignoreClosedPipe(process.stderr);
+  return {
+    writeOut: (text) => {
+      process.stdout.write(text);
+    },
+    writeErr: (text) => {
+      process.stderr.write(text);
+    },
+    env: process.env,
+  };
+};
 
 export const createReporter = (io: CliIo): Reporter => ({
   line: (text) => io.writeOut(`${text}\n`),

@@ -1,6 +1,6 @@
 // The home's stunnel configuration as the control commands need it: validated with the worker's own
 // loader (so start and reload-config refuse exactly what the worker would), with a `pid =` to find it by.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StunnelctlError, getSystemErrorCode } from '../errors.js';
 import { formatDiagnostic, loadConfiguration } from '../config/load.js';
@@ -59,19 +59,22 @@ export const locateWorkerFiles = (configPath: string, defaults: { pid: string; l
 };
 
 const readGlobalPaths = (configPath: string): { pid: string | null; output: string | null } => {
+  let file: string;
   let text: string;
   try {
-    text = readFileSync(configPath, 'utf8');
+    // Relative paths are resolved as the loader does: against the real file's directory.
+    file = realpathSync(configPath);
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if (getSystemErrorCode(error) === 'ENOENT') return { pid: null, output: null };
     throw error;
   }
   const found: { pid: string | null; output: string | null } = { pid: null, output: null };
-  for (const line of lexConfiguration(text, configPath)) {
+  for (const line of lexConfiguration(text, file)) {
     if (line.kind === 'section') break;
     if (line.kind !== 'option' || line.value === '') continue;
     const name = line.name.toLowerCase();
-    if (name === 'pid' || name === 'output') found[name] = resolvePath(line.value, dirname(configPath));
+    if (name === 'pid' || name === 'output') found[name] = resolvePath(line.value, dirname(file));
   }
   return found;
 };

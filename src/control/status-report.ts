@@ -2,7 +2,7 @@
 // worker, read from the pid file, the state file and /proc; never from a signal.
 import { getSystemErrorCode, isStunnelctlError } from '../errors.js';
 import type { ReloadResult, ServiceState } from '../worker/state-file.js';
-import { locateWorkerFiles } from './configuration.js';
+import { locateWorkerFiles, type WorkerLocation } from './configuration.js';
 import { findHome, type Home } from './home.js';
 import { DEFAULT_LEVEL, DEFAULT_NAMING_SCHEME, createHomeFiles, type HomeFiles } from './home-naming.js';
 import { inspectWorker, type WorkerPresence } from './worker-presence.js';
@@ -83,16 +83,17 @@ export const collectStatus = (homeDirectory: string, now: Date = new Date()): St
   }
   if (home === undefined) return unknown(`no stunnelctl home in ${homeDirectory}`);
   const { files } = home;
-  const location = locateWorkerFiles(files.config, { pid: files.pid, log: files.log });
-  const statusFiles = createStatusFiles(files, location.pidPath, location.statePath, location.logPath);
+  let location: WorkerLocation;
   let presence: WorkerPresence;
   try {
+    location = locateWorkerFiles(files.config, { pid: files.pid, log: files.log });
     presence = inspectWorker(location);
   } catch (error) {
-    // /proc or the pid file unreadable (EACCES...): the state cannot be known, which is exit 4.
+    // The configuration, the pid file or /proc unreadable (EACCES...): the state cannot be known (exit 4).
     const reason = isStunnelctlError(error) ? error.message : `${getSystemErrorCode(error) ?? String(error)}`;
-    return createIdleReport(statusFiles, 'unknown', `cannot inspect the worker: ${reason}`, null);
+    return createIdleReport(createStatusFiles(files, files.pid, files.state, null), 'unknown', `cannot inspect the worker: ${reason}`, null);
   }
+  const statusFiles = createStatusFiles(files, location.pidPath, location.statePath, location.logPath);
   if (presence.kind === 'stopped') return createIdleReport(statusFiles, 'stopped', null, null);
   if (presence.kind === 'dead' || presence.kind === 'foreign') {
     return createIdleReport(statusFiles, 'dead', describePresence(presence, location.pidPath), presence.pid);

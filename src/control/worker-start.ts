@@ -39,7 +39,6 @@ export const startWorker = (request: StartRequest): Promise<StartOutcome> =>
 
 const startLocked = async (request: StartRequest): Promise<StartOutcome> => {
   const { files } = request.home;
-  const jobClass = resolveJobClass(loadJobClasses(files.jobClasses, request.problem), request.jobClassName);
   const config = loadValidConfiguration(files.config, request.problem);
   const pidPath = requirePidFile(config, files.pid);
   const worker: WorkerFiles = { configPath: files.config, pidPath, statePath: stateFilePathFor(pidPath) };
@@ -47,6 +46,7 @@ const startLocked = async (request: StartRequest): Promise<StartOutcome> => {
   if (presence.kind === 'running') return { kind: 'already-running', pid: presence.pid, state: presence.state };
   const cleared = clearStaleWorkerFiles(worker, presence);
   if (cleared !== undefined) request.note(cleared);
+  const jobClass = resolveJobClass(loadJobClasses(files.jobClasses, request.problem), request.jobClassName);
   if (!isPresent(files.jobFile)) {
     throw new StunnelctlError('SCTL_ERR_HOME_MISSING', `the job file ${files.jobFile} does not exist`, {
       hint: 'recreate it with stunnelctl install --force (existing files are backed up)',

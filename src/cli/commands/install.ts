@@ -37,8 +37,8 @@ export const registerInstallCommand = (program: Command, context: CliContext): v
   addHomeOption(program.command('install'))
     .summary('create a home: configuration, job file, job classes, test certificate (STUNNEL.INSTALL)')
     .description(
-      'STUNNEL.INSTALL: create a home with the initial configuration (one [MT9750] service), the job file,\n' +
-        'the job-class table and a freshly generated TEST-ONLY self-signed certificate. An existing home is\n' +
+      'STUNNEL.INSTALL: create a home with the initial configuration (one [MT9750] service), the job file, ' +
+        'the job-class table and a freshly generated TEST-ONLY self-signed certificate. An existing home is ' +
         'reported and left as it is; --force rewrites its files, keeping a backup of each.',
     )
     .addOption(

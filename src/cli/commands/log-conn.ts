@@ -17,8 +17,8 @@ export const registerLogConnCommand = (program: Command, context: CliContext): v
   const command = addHomeOption(program.command('log-conn'))
     .summary('write the current connections to the log and show them (STUNNEL.LOG-CONN)')
     .description(
-      'STUNNEL.LOG-CONN: make the worker write its current connections to its log (SIGUSR2), and show\n' +
-        'them: service, id, peer, target, TLS version, cipher, bytes each way, age, idle time.\n' +
+      'STUNNEL.LOG-CONN: make the worker write its current connections to its log (SIGUSR2), and show ' +
+        'them: service, id, peer, target, TLS version, cipher, bytes each way, age, idle time. ' +
         'Exit 7 when the worker is not running.',
     );
   addJsonOption(addTimeoutOption(command, 'write its connections', DEFAULT_REQUEST_TIMEOUT_MS)).action((options: LogConnOptions) =>

@@ -46,9 +46,9 @@ export const registerMakeSelfSignedCertCommand = (program: Command, context: Cli
   addHomeOption(program.command('make-self-signed-cert'))
     .summary("write a production key + self-signed certificate, default the home's SERVER.PEM (MAKE.SELF-SIGNED-CERT)")
     .description(
-      'MAKE.SELF-SIGNED-CERT: generate a private key and a self-signed X.509 v3 certificate into one PEM\n' +
+      'MAKE.SELF-SIGNED-CERT: generate a private key and a self-signed X.509 v3 certificate into one PEM ' +
         "file (mode 0600, written atomically), by default the home's SERVER.PEM. Prints the certificate's\n" +
-        'and the public key\'s SHA-256 fingerprints (MT9750 pins the public key). An existing file is\n' +
+        'and the public key\'s SHA-256 fingerprints (MT9750 pins the public key). An existing file is ' +
         'only replaced with --force, and then kept as a backup. Needs no home when --out is given.',
     )
     .option('--out <file>', "where to write the PEM (default: the home's SERVER.PEM)")
@@ -57,7 +57,7 @@ export const registerMakeSelfSignedCertCommand = (program: Command, context: Cli
     .addOption(new Option('--curve <name>', `EC curve (default: ${DEFAULT_EC_CURVE})`).choices(Object.keys(EC_CURVE_BITS)))
     .addOption(new Option('--digest <name>', `signature digest (default: ${DEFAULT_DIGEST})`).choices(DIGESTS))
     .option('--cn <name>', 'subject common name (default: this host name)')
-    .option('--san <names>', 'subject alternative names, comma-separated or repeated (default: the CN, localhost, 127.0.0.1)', collectNames)
+    .option('--san <names...>', 'subject alternative names, space- or comma-separated, or repeated (default: the CN, localhost, 127.0.0.1)', collectNames)
     .option('--days <n>', `validity in days (default: ${DEFAULT_VALIDITY_DAYS})`, parsePositiveInteger)
     .option('--force', 'replace an existing file (a backup of it is kept)')
     .action((options: CertOptions) => runMakeSelfSignedCert(options, context));

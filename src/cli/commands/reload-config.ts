@@ -11,8 +11,8 @@ export const registerReloadConfigCommand = (program: Command, context: CliContex
   const command = addHomeOption(program.command('reload-config'))
     .summary('make the worker load the edited configuration (STUNNEL.RELOAD-CONFIG)')
     .description(
-      'STUNNEL.RELOAD-CONFIG: validate the configuration (errors as FILE:LINE, exit 6, the worker is not\n' +
-        'signalled), then SIGHUP and report whether the worker took it. Established connections stay;\n' +
+      'STUNNEL.RELOAD-CONFIG: validate the configuration (errors as FILE:LINE, exit 6, the worker is not ' +
+        'signalled), then SIGHUP and report whether the worker took it. Established connections stay; ' +
         'a configuration the worker rejects leaves the old one serving (exit 1). Not running: exit 7.',
     );
   addTimeoutOption(command, 'reload', DEFAULT_REQUEST_TIMEOUT_MS).action((options: HomeOptions & TimeoutOptions) => runReloadConfig(options, context));

@@ -8,8 +8,8 @@ export const registerRunCommand = (program: Command): void => {
     .command('run')
     .summary('run the TLS proxy in the foreground, stunnel-style (the worker)')
     .description(
-      'The worker, with stunnel\'s command line: run [FILE] | -fd N | -help | -version | -sockets | -options.\n' +
-        'Serves the configuration FILE in the foreground; exits 0 on SIGTERM/SIGINT/SIGQUIT, non-zero with a\n' +
+      'The worker, with stunnel\'s command line: run [FILE] | -fd N | -help | -version | -sockets | -options. ' +
+        'Serves the configuration FILE in the foreground; exits 0 on SIGTERM/SIGINT/SIGQUIT, non-zero with a ' +
         'clear error otherwise. `start` runs it detached through the home\'s job file.',
     )
     .argument('[args...]', 'FILE, or one of -fd N, -help, -version, -sockets, -options')

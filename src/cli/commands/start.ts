@@ -16,8 +16,8 @@ export const registerStartCommand = (program: Command, context: CliContext): voi
   const command = addHomeOption(program.command('start'))
     .summary('start the worker as a detached job (STUNNEL.START)')
     .description(
-      'STUNNEL.START: validate the configuration, then launch the worker detached through the job file,\n' +
-        'its output appended to the SYSLST file, with the job class applied. Returns once the worker\n' +
+      'STUNNEL.START: validate the configuration, then launch the worker detached through the job file, ' +
+        'its output appended to the SYSLST file, with the job class applied. Returns once the worker ' +
         'listens on every accept, or fails with the worker\'s own reason. Already running: exit 0.',
     )
     .option('--job-class <class>', `job class from the home's job-class table (default: ${DEFAULT_JOB_CLASS})`);

@@ -19,8 +19,8 @@ export const registerStatusCommand = (program: Command, context: CliContext): vo
   addJsonOption(addHomeOption(program.command('status')))
     .summary('show whether the worker runs, its services and connections')
     .description(
-      'Show whether the worker is running: pid, uptime, job class, services and listeners, connection\n' +
-        'counts, configuration generation and the last reload. Exit codes (LSB): 0 running, 1 dead but\n' +
+      'Show whether the worker is running: pid, uptime, job class, services and listeners, connection ' +
+        'counts, configuration generation and the last reload. Exit codes (LSB): 0 running, 1 dead but ' +
         'the pid file exists, 3 not running, 4 unknown (e.g. no home).',
     )
     .action((options: HomeOptions & { json?: boolean }) => {

@@ -5,19 +5,35 @@ import { loadHome } from '../../control/home.js';
 import { DEFAULT_STOP_TIMEOUT_MS, stopWorker } from '../../control/worker-stop.js';
 import type { CliContext } from '../context.js';
 import { createLockEvents } from '../io.js';
-import { addHomeOption, addTimeoutOption, createLockWaitMs, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
+import {
+  addHomeOption,
+  addTimeoutOption,
+  createLockWaitMs,
+  parseTimeoutSeconds,
+  resolveHome,
+  toMilliseconds,
+  type HomeOptions,
+  type TimeoutOptions,
+} from '../options.js';
 
 export const registerStopCommand = (program: Command, context: CliContext): void => {
   const command = addHomeOption(program.command('stop'))
     .summary('stop the worker (STUNNEL.STOP)')
     .description(
-      'STUNNEL.STOP: send SIGTERM to the worker (only once it is proven to be this home\'s worker), wait\n' +
-        'for it to exit, and send SIGKILL with a warning if it has not within --timeout. Not running: exit 0.',
-    );
-  addTimeoutOption(command, 'exit after SIGTERM', DEFAULT_STOP_TIMEOUT_MS).action((options: HomeOptions & TimeoutOptions) => runStop(options, context));
+      'STUNNEL.STOP: send SIGTERM to the worker (only once it is proven to be this home\'s worker), wait ' +
+        'for it to exit, and send SIGKILL with a warning if it has not within --timeout (plus the drain ' +
+        'time). With --drain, the worker first stops accepting and lets live connections finish for up ' +
+        'to that long. Not running: exit 0.',
+    )
+    .option('--drain <seconds>', 'let live connections finish for up to this long before closing them', parseTimeoutSeconds);
+  addTimeoutOption(command, 'exit after SIGTERM', DEFAULT_STOP_TIMEOUT_MS).action((options: StopOptions) => runStop(options, context));
 };
 
-const runStop = async (options: HomeOptions & TimeoutOptions, context: CliContext): Promise<void> => {
+interface StopOptions extends HomeOptions, TimeoutOptions {
+  drain?: number;
+}
+
+const runStop = async (options: StopOptions, context: CliContext): Promise<void> => {
   const { report } = context;
   const directory = resolveHome(options, context.io);
   const { files } = loadHome(directory);
@@ -26,7 +42,8 @@ const runStop = async (options: HomeOptions & TimeoutOptions, context: CliContex
     home: { directory, files },
     worker: locateWorkerFiles(files.config, files),
     timeoutMs,
-    lockWaitMs: createLockWaitMs(timeoutMs),
+    ...(options.drain === undefined ? {} : { drainSeconds: options.drain }),
+    lockWaitMs: createLockWaitMs(timeoutMs + toMilliseconds(options.drain ?? 0)),
     note: report.note,
     warn: report.warn,
     lockEvents: createLockEvents(report, directory),

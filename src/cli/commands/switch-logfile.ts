@@ -25,8 +25,8 @@ export const registerSwitchLogfileCommand = (program: Command, context: CliConte
   const command = addHomeOption(program.command('switch-logfile'))
     .summary('archive the log and make the worker start a new one (STUNNEL.SWITCH-LOGFILE)')
     .description(
-      'STUNNEL.SWITCH-LOGFILE: rename the log to <log>.<yyyy-MM-dd.HHmmss> (never over an existing file),\n' +
-        'then make the worker reopen its log (SIGUSR1). No line is lost or written twice.\n' +
+      'STUNNEL.SWITCH-LOGFILE: rename the log to <log>.<yyyy-MM-dd.HHmmss> (never over an existing file), ' +
+        'then make the worker reopen its log (SIGUSR1). No line is lost or written twice. ' +
         'Exit 7 when the worker is not running.',
     );
   addJsonOption(addTimeoutOption(command, 'reopen its log', DEFAULT_REQUEST_TIMEOUT_MS)).action((options: SwitchLogfileOptions) =>
