@@ -187,15 +187,7 @@ export class ProxyConnection implements LiveConnection {
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
-    tls.on('error', (error) => {
-      this.handshakeFailure ??= 'tls_error';
-      this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_accept'}: ${describeTlsError(error)}`);
-    });
-    tls.on('close', () => {
-      this.handshakeFailure ??= 'peer_closed';
-      if (!this.relaying() && !this.finished) this.fail('SSL_accept: Peer suddenly disconnected');
-      else this.onSideClosed();
-    });
+    this.watchTlsSocket(tls, 'SSL_accept');
     tls.once('secure', () => {
       this.clearBusyTimer();
       this.handshakeDone = true;
@@ -215,6 +207,19 @@ export class ProxyConnection implements LiveConnection {
       }
       const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
       this.connectTarget(0, targets);
+    });
+  }
+
+  /** Errors and closes of the TLS side, before the handshake (a handshake failure) and after. */
+  private watchTlsSocket(tls: TLSSocket, operation: 'SSL_accept' | 'SSL_connect'): void {
+    tls.on('error', (error) => {
+      this.handshakeFailure ??= 'tls_error';
+      this.fail(`${this.relaying() ? 'SSL_read' : operation}: ${describeTlsError(error)}`);
+    });
+    tls.on('close', () => {
+      this.handshakeFailure ??= 'peer_closed';
+      if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
+      else this.onSideClosed();
     });
   }
 
@@ -319,15 +324,7 @@ export class ProxyConnection implements LiveConnection {
     tls.on('session', (session: Buffer) => {
       this.service.clientSession = session;
     });
-    tls.on('error', (error) => {
-      this.handshakeFailure ??= 'tls_error';
-      this.fail(`${this.relaying() ? 'SSL_read' : 'SSL_connect'}: ${describeTlsError(error)}`);
-    });
-    tls.on('close', () => {
-      this.handshakeFailure ??= 'peer_closed';
-      if (!this.relaying() && !this.finished) this.fail('SSL_connect: Peer suddenly disconnected');
-      else this.onSideClosed();
-    });
+    this.watchTlsSocket(tls, 'SSL_connect');
     tls.once('secureConnect', () => {
       this.clearBusyTimer();
       this.handshakeDone = true;

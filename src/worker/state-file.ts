@@ -77,15 +77,20 @@ export const readProcessStartTicks = (pid: number): string | null => {
   return fields[19] ?? null;
 };
 
-/** Reads the state file; undefined when it does not exist or is not (yet) complete JSON. */
-export const readStateFile = (path: string): WorkerState | undefined => {
-  let text: string;
+/** A file's text, or undefined when it does not exist. */
+const readTextIfPresent = (path: string): string | undefined => {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if (getSystemErrorCode(error) === 'ENOENT') return undefined;
     throw error;
   }
+};
+
+/** Reads the state file; undefined when it does not exist or is not (yet) complete JSON. */
+export const readStateFile = (path: string): WorkerState | undefined => {
+  const text = readTextIfPresent(path);
+  if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as WorkerState;
     return parsed.version === STATE_FILE_VERSION ? parsed : undefined;
@@ -130,13 +135,8 @@ export const stopRequestPathFor = (pidFilePath: string): string => `${pidFilePat
 
 /** Reads and removes the stop request; undefined when there is none (a plain SIGTERM). */
 export const takeStopRequest = (path: string): StopRequest | undefined => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (getSystemErrorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = readTextIfPresent(path);
+  if (text === undefined) return undefined;
   removeFileIfPresent(path);
   try {
     const parsed = JSON.parse(text) as Partial<StopRequest>;
