@@ -3,7 +3,7 @@
 // half-close, and stunnel's timeouts. Every path ends in `finish`, which logs exactly one
 // `Connection closed|reset` line.
 import { spawn } from 'node:child_process';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, checkServerIdentity, TLSSocket, type PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
@@ -221,6 +221,13 @@ export class ProxyConnection implements LiveConnection {
       if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
       else this.onSideClosed();
     });
+    // The sockets are half-open capable, so a peer that gives up mid-handshake arrives as `end`, not
+    // `close`; without this it would hold its slot until the handshake deadline.
+    tls.on('end', () => {
+      if (this.handshakeDone) return;
+      this.handshakeFailure ??= 'peer_closed';
+      this.fail(`${operation}: Peer suddenly disconnected`);
+    });
   }
 
   // --- the outgoing leg -------------------------------------------------------------------------
@@ -360,8 +367,9 @@ export class ProxyConnection implements LiveConnection {
       return true;
     }
     const subject = formatSubject(certificate);
-    if (verify.verifyChain && !tls.authorized) {
-      this.log(4, `CERT: Pre-verification error: ${String(tls.authorizationError ?? 'unknown')}`);
+    const chainError = verify.verifyChain ? readChainVerifyError(tls) : null;
+    if (chainError !== null) {
+      this.log(4, `CERT: Pre-verification error: ${chainError}`);
       return this.reject(`Rejected by CERT at depth=0: ${subject}`);
     }
     if (verify.verifyPeer && !this.service.trustedLeaves.has(certificate.fingerprint256)) {
@@ -491,16 +499,42 @@ export class ProxyConnection implements LiveConnection {
     else if (this.relaying() || this.service.config.client) this.finish('reset');
   }
 
+  /**
+   * Ends every socket of the connection; with `reset` (stunnel's `reset = yes` on errors and
+   * timeouts) the TCP connections get an RST instead of a FIN. After a TLS alert the TLS side is
+   * closed, not reset, as in stunnel 5.68+. Resetting the TCP socket under a TLS socket from inside a
+   * TLS callback crashes Node 20 (SIGSEGV), so that reset is deferred to its own turn of the loop.
+   */
+  private closeSockets(reset: boolean): void {
+    const tlsRaw = this.service.config.client ? this.remote : this.local;
+    const plain = this.service.config.client ? this.local : this.remote;
+    const resetTls = reset && this.handshakeFailure !== 'tls_error';
+    for (const socket of [this.tls, this.remote, this.local]) socket?.on('error', () => undefined);
+    if (plain instanceof Socket && reset && !plain.connecting && !plain.destroyed) plain.resetAndDestroy();
+    else plain?.destroy();
+    const tls = this.tls;
+    if (tls === undefined) {
+      if (tlsRaw instanceof Socket && resetTls && !tlsRaw.connecting && !tlsRaw.destroyed) tlsRaw.resetAndDestroy();
+      else tlsRaw?.destroy();
+      return;
+    }
+    if (resetTls && tlsRaw instanceof Socket && !tlsRaw.destroyed) {
+      setImmediate(() => {
+        if (!tlsRaw.destroyed) tlsRaw.resetAndDestroy();
+        tls.destroy();
+      });
+      return;
+    }
+    tls.destroy();
+    tlsRaw?.destroy();
+  }
+
   private finish(status: 'closed' | 'reset'): void {
     if (this.finished) return;
     this.finished = true;
     this.clearBusyTimer();
     for (const timer of [this.idleTimer, this.closeTimer, this.connectTimer]) if (timer !== undefined) clearTimeout(timer);
-    for (const socket of [this.tls, this.remote, this.local]) {
-      if (socket === undefined) continue;
-      socket.on('error', () => undefined);
-      socket.destroy();
-    }
+    this.closeSockets(status === 'reset' && this.service.config.reset);
     this.deps.registry.delete(this);
     this.service.active -= 1;
     const counters = this.service.counters;
@@ -514,6 +548,18 @@ export class ProxyConnection implements LiveConnection {
     this.deps.onFinished(this);
   }
 }
+
+/**
+ * OpenSSL's verdict on the peer's chain, in OpenSSL's words (`self-signed certificate`), or null when
+ * it verified. `tls.authorized` is no use here: a standalone server TLSSocket never sets it, and on a
+ * client it also folds in Node's host-name check against the connect address, which stunnel leaves
+ * to checkHost/checkIP. The handle's verifyError() is what tls.Server itself reads.
+ */
+const readChainVerifyError = (tls: TLSSocket): string | null => {
+  const handle = (tls as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  const error = handle?.verifyError?.() ?? null;
+  return error === null ? null : error.message;
+};
 
 /** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
 const describeTlsError = (error: Error): string => {
