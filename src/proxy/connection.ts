@@ -444,22 +444,30 @@ export class ProxyConnection implements LiveConnection {
       if (!tls.write(chunk)) plain.pause();
     });
     tls.on('drain', () => plain.resume());
-    tls.on('end', () => {
+    const onTlsEnd = (): void => {
+      if (this.tlsEnded) return;
       this.log(6, 'TLS closed (SSL_read)');
       this.tlsEnded = true;
       plain.end();
       this.checkDone();
-    });
-    plain.on('end', () => {
+    };
+    const onPlainEnd = (): void => {
+      if (this.plainEnded) return;
       this.log(6, 'Read socket closed (readsocket)');
       this.plainEnded = true;
       tls.end();
       this.checkDone();
-    });
+    };
+    tls.on('end', onTlsEnd);
+    plain.on('end', onPlainEnd);
     tls.on('finish', () => this.checkDone());
     plain.on('finish', () => this.checkDone());
     tls.resume();
     plain.resume();
+    // A stream whose buffer is empty emits `end` at EOF even while paused: a peer that half-closed
+    // before the relay began (a client that only listens) has already ended, with no one listening.
+    if (tls.readableEnded) onTlsEnd();
+    if (plain.readableEnded) onPlainEnd();
   }
 
   private armIdleTimer(delayMs: number): void {
