@@ -1,4 +1,5 @@
-// Formatting for the operator: durations (`3m05s`), byte counts, and aligned text tables.
+// Formatting for the operator: durations (`3m05s`), counts, aligned text tables, service routes.
+import type { ServiceState } from '../worker/state-file.js';
 
 /** `45s`, `3m05s`, `2h03m`, `4d07h`: two units at most, like `ps` and `systemctl`. */
 export const formatDuration = (milliseconds: number): string => {
@@ -21,3 +22,10 @@ export const formatTable = (rows: ReadonlyArray<readonly string[]>): string[] =>
 };
 
 export const formatCount = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** `[name] TLS 0.0.0.0:994 -> 127.0.0.1:102` (server) or `[name] 127.0.0.1:8044 -> TLS host:8044` (client). */
+export const formatServiceRoute = (service: ServiceState): string => {
+  const accept = (service.listeners.length > 0 ? service.listeners : service.accept).join(', ');
+  const connect = service.connect.join(', ');
+  return service.mode === 'client' ? `[${service.name}] ${accept} -> TLS ${connect}` : `[${service.name}] TLS ${accept} -> ${connect}`;
+};

@@ -1,8 +1,11 @@
 // The operator CLI: commander wiring of every subcommand, and the one place that turns an outcome
 // into an exit code and an error into its message (`stunnelctl CMD: what failed` + `hint: ...`).
+// Only declarations load here; each command imports its work when it runs (commands/ -> actions/),
+// so `status` or `--help` never load key generation, process launching or the lock.
 import { Command, CommanderError } from 'commander';
 import { EXIT, isStunnelctlError } from '../errors.js';
 import { readPackageVersion } from '../control/package-files.js';
+import { registerCompletionCommand } from './commands/completion.js';
 import { registerInstallCommand } from './commands/install.js';
 import { registerLogConnCommand } from './commands/log-conn.js';
 import { registerMakeSelfSignedCertCommand } from './commands/make-self-signed-cert.js';
@@ -18,13 +21,18 @@ import { HOME_OPTION_HELP } from './options.js';
 
 const DEBUG_ENV_VARIABLE = 'STUNNELCTL_DEBUG';
 
-const HELP_FOOTER = `
-Every subcommand takes --home DIR: ${HOME_OPTION_HELP}.
-
-Exit codes: 0 success (also start when already running, stop when not running), 1 failure,
+/** Exit codes of the whole program: shown by --help, and the man page's EXIT STATUS. */
+export const EXIT_CODES_HELP = `Exit codes: 0 success (also start when already running, stop when not running), 1 failure,
 2 usage error, 6 not configured (no home, or the configuration is missing or invalid),
 7 worker not running (switch-logfile, log-conn, reload-config).
 status: 0 running, 1 dead but the pid file exists, 3 not running, 4 unknown.
+Each command's own codes: stunnelctl help COMMAND.`;
+
+const HELP_FOOTER = `
+Every subcommand takes --home DIR: ${HOME_OPTION_HELP}.
+stunnelctl help COMMAND shows a command's options, examples and exit codes; man stunnelctl has them all.
+
+${EXIT_CODES_HELP}
 Set ${DEBUG_ENV_VARIABLE}=1 to see the stack of an unexpected error.`;
 
 export const createProgram = (context: CliContext): Command => {
@@ -49,7 +57,14 @@ export const createProgram = (context: CliContext): Command => {
   registerReloadConfigCommand(program, context);
   registerMakeSelfSignedCertCommand(program, context);
   registerRunCommand(program);
+  registerCompletionCommand(program, context);
   return program;
+};
+
+/** The program as documentation (man page): declared, never run, so its output goes nowhere. */
+export const createDocumentationProgram = (): Command => {
+  const io: CliIo = { writeOut: () => undefined, writeErr: () => undefined, env: {} };
+  return createProgram({ io, report: createReporter(io), setExitCode: () => undefined });
 };
 
 const findCommandName = (program: Command, argv: readonly string[]): string | undefined => {

@@ -1,10 +1,24 @@
 // Splits a stunnel configuration text into meaningful lines: section headers and `name = value`
 // options, each with its file, 1-based line number and raw text. Comments and blanks are dropped.
 
+/** The `include = DIR` line that brought a line in, for stunnel's `Failed to include a file`. */
+export interface IncludeSite {
+  file: string;
+  line: number;
+  raw: string;
+}
+
+interface LineBase {
+  file: string;
+  line: number;
+  raw: string;
+  includedFrom?: IncludeSite;
+}
+
 export type ConfigLine =
-  | { kind: 'section'; name: string; file: string; line: number; raw: string }
-  | { kind: 'option'; name: string; value: string; file: string; line: number; raw: string }
-  | { kind: 'invalid'; reason: string; file: string; line: number; raw: string };
+  | ({ kind: 'section'; name: string } & LineBase)
+  | ({ kind: 'option'; name: string; value: string } & LineBase)
+  | ({ kind: 'invalid'; reason: string } & LineBase);
 
 const BYTE_ORDER_MARK = '\uFEFF';
 /** stunnel's CONFLINELEN. */

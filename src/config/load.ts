@@ -44,7 +44,8 @@ const expandIncludes = (lines: ConfigLine[], diagnostics: Diagnostic[], depth: n
     return names
       .map((name) => join(directory, name))
       .filter((path) => statSync(path, { throwIfNoEntry: false })?.isFile() === true)
-      .flatMap((path) => expandIncludes(lexConfiguration(readFileSync(path, 'utf8'), path), diagnostics, depth + 1));
+      .flatMap((path) => expandIncludes(lexConfiguration(readFileSync(path, 'utf8'), path), diagnostics, depth + 1))
+      .map((included) => ({ ...included, includedFrom: included.includedFrom ?? at }));
   });
 
 export const loadConfigurationText = (text: string, file: string): LoadResult => {

@@ -26,42 +26,56 @@ export interface RawConfiguration {
   sections: RawSection[];
 }
 
+interface ParseState {
+  raw: RawConfiguration;
+  diagnostics: Diagnostic[];
+  current: RawSection | undefined;
+  contextFor: (file: string) => ParseContext;
+}
+
 export const parseConfigurationLines = (
   lines: readonly ConfigLine[],
   contextFor: (file: string) => ParseContext,
 ): { raw: RawConfiguration; diagnostics: Diagnostic[] } => {
-  const raw: RawConfiguration = { global: new Map(), sections: [] };
-  const diagnostics: Diagnostic[] = [];
-  let current: RawSection | undefined;
-
+  const state: ParseState = { raw: { global: new Map(), sections: [] }, diagnostics: [], current: undefined, contextFor };
   for (const line of lines) {
-    const at = { file: line.file, line: line.line, raw: line.raw };
-    if (line.kind === 'invalid') {
-      diagnostics.push({ ...at, message: line.reason });
-      continue;
+    const before = state.diagnostics.length;
+    parseLine(state, line);
+    const site = line.includedFrom;
+    // stunnel follows an error inside an included file with the include line itself.
+    if (site !== undefined && state.diagnostics.length > before) {
+      state.diagnostics.push({ file: site.file, line: site.line, raw: site.raw, message: 'Failed to include a file' });
     }
-    if (line.kind === 'section') {
-      current = { name: line.name, file: line.file, line: line.line, options: new Map() };
-      raw.sections.push(current);
-      continue;
-    }
-    const spec = findOption(line.name);
-    if (spec === undefined || (current !== undefined && spec.scope === 'global')) {
-      diagnostics.push({ ...at, message: 'Specified option name is not valid here' });
-      continue;
-    }
-    if (spec.unsupported !== undefined) {
-      diagnostics.push({ ...at, message: `'${spec.name}' ${spec.unsupported}` });
-      continue;
-    }
-    const value = parseValue(spec, line.value, contextFor(line.file));
-    if (value instanceof OptionValueError) {
-      diagnostics.push({ ...at, message: value.message });
-      continue;
-    }
-    storeValue(current === undefined ? raw.global : current.options, spec, { value, ...at });
   }
-  return { raw, diagnostics };
+  return { raw: state.raw, diagnostics: state.diagnostics };
+};
+
+const parseLine = (state: ParseState, line: ConfigLine): void => {
+  const at = { file: line.file, line: line.line, raw: line.raw };
+  if (line.kind === 'invalid') {
+    state.diagnostics.push({ ...at, message: line.reason });
+    return;
+  }
+  if (line.kind === 'section') {
+    state.current = { name: line.name, file: line.file, line: line.line, options: new Map() };
+    state.raw.sections.push(state.current);
+    return;
+  }
+  const spec = findOption(line.name);
+  if (spec === undefined || (state.current !== undefined && spec.scope === 'global')) {
+    state.diagnostics.push({ ...at, message: 'Specified option name is not valid here' });
+    return;
+  }
+  if (spec.unsupported !== undefined) {
+    state.diagnostics.push({ ...at, message: `'${spec.name}' ${spec.unsupported}` });
+    return;
+  }
+  const value = parseValue(spec, line.value, state.contextFor(line.file));
+  if (value instanceof OptionValueError) {
+    state.diagnostics.push({ ...at, message: value.message });
+    return;
+  }
+  storeValue(state.current === undefined ? state.raw.global : state.current.options, spec, { value, ...at });
 };
 
 const parseValue = (spec: OptionSpec, value: string, context: ParseContext): unknown => {

@@ -159,8 +159,9 @@ const buildService = (
     else sniRoute = { primary: sniText.slice(0, colon), pattern: sniText.slice(colon + 1) };
   }
   // A server-mode SNI secondary is reached through its primary's listener: it needs no accept.
-  const acceptEndpoints = accept.length + (sniRoute === null ? 0 : 1);
-  if (acceptEndpoints === 0 || connect.length + (exec === null ? 0 : 1) === 0) fail('Each service must define two endpoints');
+  // stunnel counts endpoints: any two of accept, connect, exec, SNI secondary.
+  const endpoints = (accept.length > 0 ? 1 : 0) + (sniRoute === null ? 0 : 1) + (connect.length > 0 ? 1 : 0) + (exec === null ? 0 : 1);
+  if (endpoints < 2) fail('Each service must define two endpoints');
   if (!client && cert === null && !view.has('PSKsecrets')) fail('TLS server needs a certificate');
   if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) fail('Invalid protocol version range');
   if ((verify.verifyChain || verify.verifyPeer) && !view.has('CAfile') && !view.has('CApath')) {

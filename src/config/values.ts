@@ -81,12 +81,9 @@ export const parseEndpoint = (value: string, defaultHost: string): Endpoint => {
   return { kind: 'inet', text: value, host, port: parsePort(value.slice(colon + 1), value) };
 };
 
+/** `HOST:PORT` as stunnel writes addresses (IPv6 without brackets), or the Unix path. */
 export const formatEndpoint = (endpoint: Endpoint): string =>
-  endpoint.kind === 'unix'
-    ? endpoint.path
-    : endpoint.host.includes(':')
-      ? `[${endpoint.host}]:${endpoint.port}`
-      : `${endpoint.host}:${endpoint.port}`;
+  endpoint.kind === 'unix' ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
 
 export type SslVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 const SSL_VERSION_NAMES = ['all', 'SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;

@@ -1,7 +1,8 @@
 // The naming table of a home: the one place that spells the name of every file stunnelctl reads or
 // writes (SPEC.md §2). Two schemes: `bs2000` (the TCP-IP-AP library names, with a level) and `posix`.
 import { join } from 'node:path';
-import { format } from 'date-fns';
+// The subpath, not 'date-fns': the package index loads every function (~100 ms), and `status` must start fast.
+import { format } from 'date-fns/format';
 import { stateFilePathFor } from '../worker/state-file.js';
 
 export const NAMING_SCHEMES = ['bs2000', 'posix'] as const;
@@ -18,6 +19,11 @@ export const HOME_LOCK_NAME = 'stunnelctl.lock';
 
 // date-fns pattern of the suffix of an archived log (SPEC.md §2: `<yyyy-MM-dd.HHmmss>`).
 const ARCHIVE_SUFFIX_PATTERN = 'yyyy-MM-dd.HHmmss';
+/**
+ * The same suffix, dot included, in logrotate's `dateformat` (strftime) notation: logrotate names
+ * what it rotates exactly as switch-logfile does, so its rotate/maxage expire both kinds of archive.
+ */
+export const LOGROTATE_DATE_FORMAT = '.%Y-%m-%d.%H%M%S';
 const BACKUP_SUFFIX_PATTERN = 'yyyyMMdd-HHmmss';
 
 /** Every file of a home, as absolute paths. */
@@ -34,6 +40,12 @@ export interface HomeFiles {
   syslst: string;
   serverPem: string;
   jobClasses: string;
+  /** systemd unit running the worker as a detached job (Type=forking), written by `install --systemd`. */
+  systemdUnit: string;
+  /** systemd unit running the worker in the foreground (Type=simple). */
+  systemdForegroundUnit: string;
+  /** logrotate snippet rotating the log through switch-logfile. */
+  logrotate: string;
 }
 
 export interface HomeNaming {
@@ -57,6 +69,11 @@ const createBs2000Names = (level: string): Record<FileRole, string> => ({
   syslst: `SYSLST.TCP-IP-AP.${level}.STUNNEL.JOB`,
   serverPem: `SYSDAT.TCP-IP-AP.${level}.SERVER.PEM`,
   jobClasses: `SYSDAT.TCP-IP-AP.${level}.STUNNEL.JOB-CLASSES`,
+  // systemd takes the unit name from the file name, which must end in .service: the level keeps
+  // the units of two homes apart once both are linked.
+  systemdUnit: `stunnel-${level}.service`,
+  systemdForegroundUnit: `stunnel-${level}-foreground.service`,
+  logrotate: `SYSDAT.TCP-IP-AP.${level}.STUNNEL.LOGROTATE`,
 });
 
 const POSIX_NAMES: Record<FileRole, string> = {
@@ -68,6 +85,9 @@ const POSIX_NAMES: Record<FileRole, string> = {
   syslst: 'stunnel.job.log',
   serverPem: 'server.pem',
   jobClasses: 'job-classes.conf',
+  systemdUnit: 'stunnel.service',
+  systemdForegroundUnit: 'stunnel-foreground.service',
+  logrotate: 'stunnel.logrotate',
 };
 
 /** The file names (no directory) of a home with this naming. */
@@ -91,6 +111,9 @@ export const createHomeFiles = (homeDirectory: string, naming: HomeNaming): Home
     syslst: join(homeDirectory, names.syslst),
     serverPem: join(homeDirectory, names.serverPem),
     jobClasses: join(homeDirectory, names.jobClasses),
+    systemdUnit: join(homeDirectory, names.systemdUnit),
+    systemdForegroundUnit: join(homeDirectory, names.systemdForegroundUnit),
+    logrotate: join(homeDirectory, names.logrotate),
   };
 };
 

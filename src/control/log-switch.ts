@@ -1,7 +1,7 @@
 // `switch-logfile` (STUNNEL.SWITCH-LOGFILE): the log is renamed to its archived name, then the
 // worker reopens it. Until it has, the worker writes on into the renamed file (same inode), so no
 // line is lost or written twice; every line after the reopen goes to the new file.
-import { linkSync, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { StunnelctlError, getSystemErrorCode } from '../errors.js';
 import { locateWorkerFiles } from './configuration.js';
 import { formatArchivedLogPath } from './home-naming.js';
@@ -48,6 +48,12 @@ const moveWithoutReplacing = (source: string, target: string): 'moved' | 'taken'
     unlinkSync(source);
   } catch (error) {
     if (getSystemErrorCode(error) !== 'ENOENT') throw createSwitchError(source, error);
+    // Moved away between link and unlink (logrotate renames the log outside the home lock): if it
+    // has that other name, ours would show every line twice; it is the archive, ours goes.
+    if (statSync(target).nlink > 1) {
+      unlinkSync(target);
+      return 'no-source';
+    }
   }
   return 'moved';
 };

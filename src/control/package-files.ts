@@ -27,5 +27,10 @@ export const readPackageVersion = (): string => {
 
 export const findTemplatesDirectory = (): string => join(findPackageRoot(), 'templates');
 
+/** stunnelctl(1), relative to the package root: written by `npm run man`, installed by npm (package.json "man"). */
+export const MAN_PAGE_PATH = 'man/stunnelctl.1';
+
+export const findManPagePath = (): string => join(findPackageRoot(), MAN_PAGE_PATH);
+
 /** The absolute path of the built CLI entry (`dist/src/cli/main.js`), which the job file runs. */
 export const findCliEntryPath = (): string => fileURLToPath(new URL('../cli/main.js', import.meta.url));

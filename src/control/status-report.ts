@@ -2,12 +2,18 @@
 // worker, read from the pid file, the state file and /proc; never from a signal.
 import { getSystemErrorCode, isStunnelctlError } from '../errors.js';
 import type { ReloadResult, ServiceState } from '../worker/state-file.js';
+import { readCertificateExpiry, type CertificateExpiry } from './certificate-expiry.js';
 import { locateWorkerFiles, type WorkerLocation } from './configuration.js';
 import { findHome, type Home } from './home.js';
 import { DEFAULT_LEVEL, DEFAULT_NAMING_SCHEME, createHomeFiles, type HomeFiles } from './home-naming.js';
 import { inspectWorker, type WorkerPresence } from './worker-presence.js';
 
 export type StatusState = 'running' | 'dead' | 'stopped' | 'unknown';
+
+/** A service as the worker publishes it, with its certificate's expiry (null: no certificate, e.g. client mode). */
+export interface ServiceStatus extends ServiceState {
+  certificate: CertificateExpiry | null;
+}
 
 export interface StatusFiles {
   home: string;
@@ -32,7 +38,7 @@ export interface StatusReport {
   configFile: string;
   configGeneration: number | null;
   lastReload: ReloadResult | null;
-  services: ServiceState[];
+  services: ServiceStatus[];
   connections: { active: number; total: number };
   files: StatusFiles;
 }
@@ -68,6 +74,17 @@ const describePresence = (presence: Exclude<WorkerPresence, { kind: 'running' | 
   if (presence.kind === 'dead') return `the pid file ${pidPath} names pid ${presence.pid}, which is gone`;
   if (presence.kind === 'foreign') return `the pid file ${pidPath} names pid ${presence.pid}, but ${presence.reason}`;
   return `the pid file ${pidPath} holds no pid (${JSON.stringify(presence.text)})`;
+};
+
+/** Each service with the expiry of its certificate; a file shared by several services is read once. */
+const addCertificateExpiry = (services: readonly ServiceState[], now: Date): ServiceStatus[] => {
+  const byFile = new Map<string, CertificateExpiry>();
+  const expiryOf = (file: string): CertificateExpiry => {
+    const known = byFile.get(file) ?? readCertificateExpiry(file, now);
+    byFile.set(file, known);
+    return known;
+  };
+  return services.map((service) => ({ ...service, certificate: service.cert === null ? null : expiryOf(service.cert) }));
 };
 
 export const collectStatus = (homeDirectory: string, now: Date = new Date()): StatusReport => {
@@ -110,7 +127,7 @@ export const collectStatus = (homeDirectory: string, now: Date = new Date()): St
     configFile: files.config,
     configGeneration: state.configGeneration,
     lastReload: state.lastReload,
-    services: state.services,
+    services: addCertificateExpiry(state.services, now),
     connections: {
       active: state.services.reduce((sum, service) => sum + service.active, 0),
       total: state.services.reduce((sum, service) => sum + service.total, 0),

@@ -1,4 +1,5 @@
-// The files `install` writes come from templates/ in the package: read one, fill its {{PLACEHOLDERS}}.
+// The files `install` writes come from templates/ in the package: read one, fill its {{PLACEHOLDERS}},
+// and quote values for the language of the file they go into (POSIX shell, systemd unit).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTemplatesDirectory } from './package-files.js';
@@ -7,6 +8,9 @@ export const TEMPLATE_FILES = {
   config: 'stunnel.conf',
   jobFile: 'stunnel.job',
   jobClasses: 'job-classes.conf',
+  systemdUnit: 'stunnel.service',
+  systemdForegroundUnit: 'stunnel-foreground.service',
+  logrotate: 'stunnel.logrotate',
 } as const;
 export type TemplateName = keyof typeof TEMPLATE_FILES;
 
@@ -23,3 +27,16 @@ export const renderTemplate = (text: string, values: Readonly<Record<string, str
 
 /** One POSIX shell word: single-quoted, with embedded single quotes spelled '\''. */
 export const quoteShellWord = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
+
+/** A systemd setting's value taken literally: `%` would start a specifier (systemd.unit(5)). */
+export const escapeSystemdValue = (text: string): string => text.replace(/%/g, '%%');
+
+/**
+ * One word of a systemd command line (ExecStart=...): `%` and `$` escaped (specifiers, variables),
+ * double-quoted with C escapes when it holds blanks or quotes (systemd.service(5) "Command lines").
+ */
+export const quoteSystemdWord = (text: string): string => {
+  const escaped = escapeSystemdValue(text).replace(/\$/g, '$$$$');
+  if (text !== '' && !/[\s"'\\;]/.test(text)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+};

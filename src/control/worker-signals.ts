@@ -14,8 +14,6 @@ export const WORKER_REQUESTS = {
 } as const;
 export type WorkerRequest = keyof typeof WORKER_REQUESTS;
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-
 export interface RunningWorker {
   pid: number;
   state: WorkerState;

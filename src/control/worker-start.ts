@@ -1,8 +1,8 @@
-// `start` (STUNNEL.START): under the home lock, validate the configuration, refuse a second worker,
-// clear a stale pid file, launch the job detached and wait until the worker is listening.
+// `start` (STUNNEL.START): under the home lock, report a worker that is already running, validate
+// the configuration, clear a stale pid file, launch the job detached and wait until it is listening.
 import { StunnelctlError, getSystemErrorCode } from '../errors.js';
 import { readStateFile, removeFileIfPresent, stateFilePathFor, type WorkerState } from '../worker/state-file.js';
-import { loadValidConfiguration, requirePidFile } from './configuration.js';
+import { loadValidConfiguration, locateWorkerFiles, requirePidFile } from './configuration.js';
 import type { Home } from './home.js';
 import { loadJobClasses, resolveJobClass, type JobClass } from './job-classes.js';
 import { launchJob, readSyslstSince, type JobExit, type LaunchedJob } from './job-launch.js';
@@ -13,7 +13,6 @@ import { pollUntil } from './poll.js';
 import { isProcessAlive } from './worker-identity.js';
 import { clearStaleWorkerFiles, inspectWorker, type WorkerFiles } from './worker-presence.js';
 
-export const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** After a failed start, how long the job gets to exit on SIGTERM before SIGKILL. */
 const FAILED_JOB_TERM_WAIT_MS = 3_000;
 const FAILED_JOB_KILL_WAIT_MS = 2_000;
@@ -39,9 +38,14 @@ export const startWorker = (request: StartRequest): Promise<StartOutcome> =>
 
 const startLocked = async (request: StartRequest): Promise<StartOutcome> => {
   const { files } = request.home;
+  // A running worker is reported before the file is validated: it serves the configuration it
+  // loaded, and an operator half-way through an edit must hear "already running" (exit 0), not exit 6.
+  const running = inspectWorker(locateWorkerFiles(files.config, files));
+  if (running.kind === 'running') return { kind: 'already-running', pid: running.pid, state: running.state };
   const config = loadValidConfiguration(files.config, request.problem);
   const pidPath = requirePidFile(config, files.pid);
   const worker: WorkerFiles = { configPath: files.config, pidPath, statePath: stateFilePathFor(pidPath) };
+  // Again with the validated file's pid path: the file may have changed since the look above.
   const presence = inspectWorker(worker);
   if (presence.kind === 'running') return { kind: 'already-running', pid: presence.pid, state: presence.state };
   const cleared = clearStaleWorkerFiles(worker, presence);

@@ -10,7 +10,6 @@ import { isProcessAlive } from './worker-identity.js';
 import { clearStaleWorkerFiles, inspectWorker, type WorkerFiles } from './worker-presence.js';
 import { signalWorker } from './worker-signals.js';
 
-export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** After SIGKILL the kernel ends a process at once; this only covers a loaded machine. */
 const KILL_WAIT_MS = 5_000;
 

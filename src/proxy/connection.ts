@@ -26,8 +26,9 @@ export interface ConnectionDependencies {
 
 const MS_PER_SECOND = 1000;
 
+/** stunnel's `ADDRESS:PORT`, IPv6 included (`::1:443`, no brackets). */
 const formatAddress = (address: string | undefined, port: number | undefined): string =>
-  address === undefined ? 'unknown' : `${address.includes(':') ? `[${address}]` : address}:${port ?? 0}`;
+  address === undefined ? 'unknown' : `${address}:${port ?? 0}`;
 
 const cipherBits = (name: string): number => (/128/.test(name) ? 128 : /256|CHACHA20/.test(name) ? 256 : 0);
 
@@ -380,7 +381,8 @@ export class ProxyConnection implements LiveConnection {
       this.log(4, 'CERT: Subject checks failed');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`);
     }
-    this.log(5, `Certificate accepted at depth=0: ${subject}`);
+    // Only a certificate that was verified is reported as accepted (requireCert alone checks nothing).
+    if (verify.verifyChain || verify.verifyPeer) this.log(5, `Certificate accepted at depth=0: ${subject}`);
     return true;
   }
 
@@ -411,10 +413,11 @@ export class ProxyConnection implements LiveConnection {
 
   private logHandshake(tls: TLSSocket, verb: 'accepted' | 'connected'): void {
     // An external PSK in TLS 1.3 rides on the resumption mechanism, so it is asked about first.
-    const how = this.pskUsed && verb === 'accepted' ? 'PSK' : tls.isSessionReused() ? 'previous session reused' : 'new session negotiated';
+    // stunnel 5.68 reports an external PSK handshake as a new session.
+    const how = !this.pskUsed && tls.isSessionReused() ? 'previous session reused' : 'new session negotiated';
     this.log(6, `TLS ${verb}: ${how}`);
-    const cipher = tls.getCipher();
-    const name = cipher.standardName ?? cipher.name;
+    // OpenSSL's own suite name (ECDHE-RSA-AES128-GCM-SHA256), as stunnel logs it.
+    const { name } = tls.getCipher();
     this.log(6, `${tls.getProtocol() ?? 'TLS'} ciphersuite: ${name} (${cipherBits(name)}-bit encryption)`);
   }
 
@@ -513,10 +516,24 @@ export class ProxyConnection implements LiveConnection {
    * closed, not reset, as in stunnel 5.68+. Resetting the TCP socket under a TLS socket from inside a
    * TLS callback crashes Node 20 (SIGSEGV), so that reset is deferred to its own turn of the loop.
    */
-  private closeSockets(reset: boolean): void {
-    const tlsRaw = this.service.config.client ? this.remote : this.local;
-    const plain = this.service.config.client ? this.local : this.remote;
-    const resetTls = reset && this.handshakeFailure !== 'tls_error';
+  private closeSockets(reset: boolean): string {
+    const client = this.service.config.client;
+    const tlsRaw = client ? this.remote : this.local;
+    const plain = client ? this.local : this.remote;
+    // A refused peer certificate ends with a fatal alert: that side is closed, as in stunnel 5.68+.
+    const alerted = this.handshakeFailure === 'certificate_rejected' || this.handshakeFailure === 'no_certificate';
+    const resetTls = reset && !alerted;
+    // stunnel's status word: one word when both sockets ended alike, else OUTGOING/ACCEPTED.
+    const tlsWord = resetTls ? 'reset' : 'closed';
+    const plainWord = reset ? 'reset' : 'closed';
+    const outgoing = client ? tlsWord : plainWord;
+    const accepted = client ? plainWord : tlsWord;
+    const word = outgoing === accepted ? accepted : `${outgoing}/${accepted}`;
+    this.closeSocketsNow(reset, resetTls, tlsRaw, plain);
+    return word;
+  }
+
+  private closeSocketsNow(reset: boolean, resetTls: boolean, tlsRaw: Duplex | undefined, plain: Duplex | undefined): void {
     for (const socket of [this.tls, this.remote, this.local]) socket?.on('error', () => undefined);
     if (plain instanceof Socket && reset && !plain.connecting && !plain.destroyed) plain.resetAndDestroy();
     else plain?.destroy();
@@ -542,7 +559,7 @@ export class ProxyConnection implements LiveConnection {
     this.finished = true;
     this.clearBusyTimer();
     for (const timer of [this.idleTimer, this.closeTimer, this.connectTimer]) if (timer !== undefined) clearTimeout(timer);
-    this.closeSockets(status === 'reset' && this.service.config.reset);
+    const word = this.closeSockets(status === 'reset' && this.service.config.reset);
     this.deps.registry.delete(this);
     this.service.active -= 1;
     const counters = this.service.counters;
@@ -552,7 +569,7 @@ export class ProxyConnection implements LiveConnection {
     if (this.handshakeFailure !== undefined && (!this.handshakeDone || this.handshakeFailure === 'certificate_rejected' || this.handshakeFailure === 'no_certificate')) {
       counters.recordHandshakeFailure(this.handshakeFailure);
     }
-    this.log(5, `Connection ${status}: ${this.bytesToTls} byte(s) sent to TLS, ${this.bytesToSocket} byte(s) sent to socket`);
+    this.log(5, `Connection ${status === 'closed' ? 'closed' : word}: ${this.bytesToTls} byte(s) sent to TLS, ${this.bytesToSocket} byte(s) sent to socket`);
     this.deps.onFinished(this);
   }
 }

@@ -34,6 +34,10 @@ const loadTrustedLeaves = (config: ServiceConfig): Set<string> => {
   return new Set(pems.map((pem) => new X509Certificate(pem).fingerprint256));
 };
 
+/** The listening socket's file descriptor, as stunnel shows it in `(FD=n)`. */
+const listenerFd = (listener: Listener): number | string =>
+  (listener.server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? '?';
+
 interface PlannedListener {
   target: BindTarget;
   service: RuntimeService;
@@ -46,6 +50,8 @@ export class ProxyEngine {
   private listeners = new Map<string, Listener>();
   private services: RuntimeService[] = [];
   private stopping = false;
+  /** Id of lines that belong to no connection: `ui` in the foreground, `main` detached (stunnel). */
+  logId = 'main';
   /** Worker-wide connection limit (`maxConnections`); 0 = none. */
   maxConnections = 0;
   /** Connections refused by a limit since start. */
@@ -64,17 +70,17 @@ export class ProxyEngine {
   /** Builds the services (TLS contexts) of a configuration; throws with the reason on failure. */
   private buildServices(config: Configuration): RuntimeService[] {
     const services = config.services.map((section) => {
-      this.logger.log(6, 'main', `Initializing service [${section.name}]`);
+      this.logger.log(6, this.logId, `Initializing service [${section.name}]`);
       try {
         const service = new RuntimeService(section, loadTrustedLeaves(section));
         service.counters = this.counters.for(section.name);
         if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
-          this.logger.log(4, 'main', `Service [${section.name}] needs authentication to prevent MITM attacks`);
+          this.logger.log(4, this.logId, `Service [${section.name}] needs authentication to prevent MITM attacks`);
         }
         return service;
       } catch (error) {
         const message = `Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`;
-        this.logger.log(3, 'main', message);
+        this.logger.log(3, this.logId, message);
         throw new EngineError(message, { cause: error });
       }
     });
@@ -95,16 +101,22 @@ export class ProxyEngine {
         try {
           targets = await resolveBindTargets(endpoint, ipv6Only);
         } catch (error) {
-          this.logger.log(3, 'main', `Service [${service.name}]: Cannot resolve accept target ${endpoint.text}: ${formatSystemError(error)}`);
+          this.logger.log(3, this.logId, `Service [${service.name}]: Cannot resolve accept target ${endpoint.text}: ${formatSystemError(error)}`);
           throw new EngineError(`Cannot resolve accept target ${endpoint.text} of service [${service.name}]`, { cause: error });
         }
         for (const target of targets) {
+          // stunnel binds what it can: an address given twice fails its second bind, and the
+          // service still starts if at least one of its addresses is bound.
           if (planned.some((entry) => entry.target.key === target.key)) {
-            this.logger.log(3, 'main', `Binding service [${service.name}] to ${target.key}: the address is used twice in the configuration`);
-            throw new EngineError(`Binding service [${service.name}] failed: ${target.key} is used twice in the configuration`);
+            this.logger.log(5, this.logId, `Binding service [${service.name}] to ${target.key}: Address already in use (98)`);
+            continue;
           }
           planned.push({ target, service });
         }
+      }
+      if (service.config.accept.length > 0 && !planned.some((entry) => entry.service === service)) {
+        this.logger.log(3, this.logId, `Binding service [${service.name}] failed`);
+        throw new EngineError(`Binding service [${service.name}] failed: every accept address is taken by another service`);
       }
     }
     return planned;
@@ -119,8 +131,8 @@ export class ProxyEngine {
         const listener = await bindListener(target, service, (l, socket) => this.accept(l, socket), (l, error) => this.onAcceptError(l, error));
         opened.set(target.key, listener);
       } catch (error) {
-        this.logger.log(5, 'main', `Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`);
-        this.logger.log(3, 'main', `Binding service [${service.name}] failed`);
+        this.logger.log(5, this.logId, `Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`);
+        this.logger.log(3, this.logId, `Binding service [${service.name}] failed`);
         for (const listener of opened.values()) closeListener(listener);
         throw new EngineError(`Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`, { cause: error });
       }
@@ -136,7 +148,7 @@ export class ProxyEngine {
     this.services = services;
     this.maxConnections = config.global.maxConnections;
     for (const listener of opened.values()) {
-      this.logger.log(6, 'main', `Service [${listener.service.name}] bound to ${describeListener(listener)}`);
+      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
     }
   }
 
@@ -159,11 +171,11 @@ export class ProxyEngine {
     for (const [key, listener] of this.listeners) {
       if (!next.has(key)) {
         closeListener(listener);
-        this.logger.log(6, 'main', `Service [${listener.service.name}] closed listener ${key}`);
+        this.logger.log(6, this.logId, `Service [${listener.service.name}] closed listener ${key}`);
       }
     }
     for (const listener of opened.values()) {
-      this.logger.log(6, 'main', `Service [${listener.service.name}] bound to ${describeListener(listener)}`);
+      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
     }
     this.listeners = next;
     this.services = services;
@@ -227,7 +239,7 @@ export class ProxyEngine {
       // Refused before any TLS work: an overload costs an accept and a close, nothing more.
       this.rejected += 1;
       service.counters.rejected += 1;
-      this.logger.log(4, 'main', `Service [${service.name}]: Connection rejected: too many clients (>=${limit})`, service.logLevel);
+      this.logger.log(4, this.logId, `Service [${service.name}]: Connection rejected: too many clients (>=${limit})`, service.logLevel);
       socket.on('error', () => undefined);
       socket.destroy();
       return;
@@ -264,6 +276,6 @@ export class ProxyEngine {
 
   private onAcceptError(listener: Listener, error: Error): void {
     // EMFILE/ENFILE: libuv keeps the listener and retries; the worker must not die of it.
-    this.logger.log(3, 'main', `Service [${listener.service.name}]: accept: ${formatSystemError(error)}`);
+    this.logger.log(3, this.logId, `Service [${listener.service.name}]: accept: ${formatSystemError(error)}`);
   }
 }

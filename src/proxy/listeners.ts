@@ -68,9 +68,10 @@ export const closeListener = (listener: Listener): void => {
   listener.server.close();
 };
 
+/** `ADDRESS:PORT` as stunnel writes it (IPv6 without brackets), or the Unix path. */
 export const describeListener = (listener: Listener): string => {
   const address = listener.server.address();
   if (address === null) return listener.key;
   if (typeof address === 'string') return address;
-  return keyOf(address.address, address.port);
+  return `${address.address}:${address.port}`;
 };

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { OPTIONS } from '../config/options.js';
 import { runWorker } from './lifecycle.js';
-import { ENGINE_BANNER, STUNNELCTL_VERSION } from './version.js';
+import { ENGINE_BANNER, STUNNELCTL_VERSION, TLS_BANNER } from './version.js';
 
 /** Where stunnel looks when no file is given (Debian's CONFDIR). */
 export const DEFAULT_CONFIG_FILE = '/etc/stunnel/stunnel.conf';
@@ -39,7 +39,7 @@ export const runWorkerCommandLine = async (args: readonly string[]): Promise<num
     case '-help':
       return printToStderr(formatHelp());
     case '-version':
-      return printToStderr(`${ENGINE_BANNER}\nstunnelctl ${STUNNELCTL_VERSION}\n${OPTIONS.filter((spec) => spec.scope === 'service' && spec.unsupported === undefined).map((spec) => `${spec.name} = ${spec.defaultText}`).join('\n')}`);
+      return printToStderr(`${ENGINE_BANNER}\n${TLS_BANNER}\nstunnelctl ${STUNNELCTL_VERSION}\n${OPTIONS.filter((spec) => spec.scope === 'service' && spec.unsupported === undefined).map((spec) => `${spec.name} = ${spec.defaultText}`).join('\n')}`);
     case '-sockets':
       return printToStderr(['Socket option defaults:', '  l:TCP_NODELAY = yes', '  r:TCP_NODELAY = yes', '  a:SO_REUSEADDR = yes', 'Supported: SO_KEEPALIVE, TCP_KEEPIDLE, TCP_NODELAY, SO_REUSEADDR, IPV6_V6ONLY'].join('\n'));
     case '-options':

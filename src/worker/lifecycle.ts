@@ -1,7 +1,7 @@
 // The worker's life: configure, bind, open the log, write the pid file, serve, and handle the signal
 // table (reload, reopen log, dump connections, stop) one at a time. Publishes the state file that
 // the CLI reads.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { formatDiagnostic, loadConfiguration, loadConfigurationText, type LoadResult } from '../config/load.js';
 import type { Configuration } from '../config/types.js';
 import { getSystemErrorCode } from '../errors.js';
@@ -28,8 +28,16 @@ const STATE_PUBLISH_INTERVAL_MS = 1000;
 const loadFrom = (source: ConfigSource): LoadResult =>
   source.kind === 'file' ? loadConfiguration(source.path) : loadConfigurationText(source.text, source.name);
 
-const describeSource = (source: ConfigSource): string =>
-  source.kind === 'file' ? `file ${source.path}` : source.name;
+/** `file <realpath>` as stunnel logs it, or `descriptor N`. */
+const describeSource = (source: ConfigSource): string => {
+  if (source.kind === 'text') return source.name;
+  try {
+    return `file ${realpathSync(source.path)}`;
+  } catch (error) {
+    if (getSystemErrorCode(error) === undefined) throw error;
+    return `file ${source.path}`;
+  }
+};
 
 /** A pid file that names a live `stunnelctl run` process belongs to another worker: never take it over. */
 const findLiveOwner = (pidPath: string): number | undefined => {
@@ -95,6 +103,7 @@ class Worker {
     this.config = config;
     this.logger.globalLevel = config.global.debugLevel;
     this.logId = config.global.foreground === 'no' ? 'main' : 'ui';
+    this.engine.logId = this.logId;
     this.log(5, 'Configuration successful');
     for (const { option, reason } of config.global.noEffect) this.log(6, `Option "${option}" accepted with no effect: ${reason}`);
 

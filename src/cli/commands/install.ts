@@ -1,20 +1,15 @@
-// `stunnelctl install` (STUNNEL.INSTALL): create a home; an existing one is reported, not touched.
+// `stunnelctl install` (STUNNEL.INSTALL): its options, help and exit codes; the work is in
+// actions/install.ts, loaded only when the command runs.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { EXIT } from '../../errors.js';
 import { parseEndpoint } from '../../config/values.js';
-import { findHome } from '../../control/home.js';
-import { DEFAULT_ACCEPT, DEFAULT_CONNECT, installHome } from '../../control/home-install.js';
-import { DEFAULT_LEVEL, DEFAULT_NAMING_SCHEME, NAMING_SCHEMES, isValidLevel, type NamingScheme } from '../../control/home-naming.js';
+import { DEFAULT_ACCEPT, DEFAULT_CONNECT } from '../../control/defaults.js';
+import { DEFAULT_LEVEL, DEFAULT_NAMING_SCHEME, NAMING_SCHEMES, isValidLevel } from '../../control/home-naming.js';
+import { DEFAULT_JOB_CLASS } from '../../control/job-classes.js';
+import { COMMON_EXIT_CODES, addCommandHelp } from '../command-help.js';
 import type { CliContext } from '../context.js';
-import { formatCount, formatTable } from '../format.js';
-import { addHomeOption, resolveHome, type HomeOptions } from '../options.js';
-
-interface InstallOptions extends HomeOptions {
-  naming?: NamingScheme;
-  level?: string;
-  accept: string;
-  connect: string;
-  force?: boolean;
-}
+import { addHomeOption } from '../options.js';
+import type { InstallOptions } from '../actions/install.js';
 
 const parseLevel = (value: string): string => {
   if (!isValidLevel(value)) throw new InvalidArgumentError('expected 3 digits, e.g. 001');
@@ -34,12 +29,14 @@ const parseAddress = (defaultHost: string) => (value: string): string => {
 };
 
 export const registerInstallCommand = (program: Command, context: CliContext): void => {
-  addHomeOption(program.command('install'))
+  const command = addHomeOption(program.command('install'))
     .summary('create a home: configuration, job file, job classes, test certificate (STUNNEL.INSTALL)')
     .description(
       'STUNNEL.INSTALL: create a home with the initial configuration (one [MT9750] service), the job file, ' +
-        'the job-class table and a freshly generated TEST-ONLY self-signed certificate. An existing home is ' +
-        'reported and left as it is; --force rewrites its files, keeping a backup of each.',
+        'the job-class table, a freshly generated TEST-ONLY self-signed certificate and a logrotate snippet; ' +
+        'with --systemd also two systemd units (the detached job, and the worker in the foreground). An ' +
+        'existing home is reported and left as it is; there, --systemd and --logrotate write only those files. ' +
+        '--force replaces files (of the whole home, or only those asked for), keeping a backup of each.',
     )
     .addOption(
       new Option('--naming <scheme>', `file names: bs2000 (SYSDAT.TCP-IP-AP.nnn.STUNNEL.CONF, ...) or posix (stunnel.conf, ...) (default: ${DEFAULT_NAMING_SCHEME})`).choices(
@@ -49,51 +46,26 @@ export const registerInstallCommand = (program: Command, context: CliContext): v
     .option('--level <nnn>', `the level nnn in BS2000 names, 3 digits (default: ${DEFAULT_LEVEL})`, parseLevel)
     .option('--accept <address>', 'where the [MT9750] service accepts TLS: [host:]port', parseAddress('0.0.0.0'), DEFAULT_ACCEPT)
     .option('--connect <address>', 'where it connects in plain TCP: [host:]port', parseAddress('127.0.0.1'), DEFAULT_CONNECT)
-    .option('--force', 'rewrite the files of an existing home (each replaced file is backed up)')
-    .action((options: InstallOptions) => runInstall(options, context));
-};
-
-const runInstall = async (options: InstallOptions, context: CliContext): Promise<void> => {
-  const { report } = context;
-  const directory = resolveHome(options, context.io);
-  const existing = findHome(directory);
-  const outcome = await installHome({
-    directory,
-    scheme: options.naming ?? existing?.manifest.scheme ?? DEFAULT_NAMING_SCHEME,
-    level: options.level ?? existing?.manifest.level ?? DEFAULT_LEVEL,
-    accept: options.accept,
-    connect: options.connect,
-    force: options.force === true,
+    .option('--systemd', 'write the systemd units into the home (Type=forking via start, and a foreground one)')
+    .option('--job-class <class>', `the job class whose limits the systemd units apply (default: ${DEFAULT_JOB_CLASS}); with --systemd`)
+    .option('--logrotate', 'write the logrotate snippet into an existing home (a new home always gets one)')
+    .option('--force', 'replace existing files (each replaced file is backed up)')
+    .action(async (options: InstallOptions) => {
+      const { runInstall } = await import('../actions/install.js');
+      await runInstall(options, context);
+    });
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl install --home /srv/stunnel', what: 'a home with BS2000 names: [MT9750] accepts TLS on 994, connects to 127.0.0.1:102' },
+      { command: 'stunnelctl install --home /srv/stunnel --naming posix --accept 127.0.0.1:9994 --connect 127.0.0.1:10102', what: 'plain names (stunnel.conf, ...), loopback ports' },
+      { command: 'stunnelctl install --home /srv/stunnel --systemd --job-class HIGH', what: 'add the systemd units of an existing home, with the limits of *HIGH' },
+      { command: 'stunnelctl install --home /srv/stunnel --logrotate --force', what: 'rewrite the logrotate snippet (the old one is kept as a backup)' },
+    ],
+    exitCodes: [
+      { code: EXIT.OK, meaning: 'installed; also when the home exists already (nothing is changed)' },
+      { code: EXIT.FAILURE, meaning: 'a file is in the way (use --force), or a file or the key could not be written' },
+      { ...COMMON_EXIT_CODES.usage, meaning: 'usage error, an unknown job class, or --job-class without --systemd' },
+      { code: EXIT.NOT_CONFIGURED, meaning: 'the job-class table of the home has errors (--systemd)' },
+    ],
   });
-  const homeArgument = options.home === undefined ? '' : ` --home ${directory}`;
-  if (outcome.kind === 'exists') {
-    const { manifest } = outcome.home;
-    report.line(`home ${directory} is already installed (naming ${manifest.scheme}, level ${manifest.level}, created ${manifest.createdAt}); nothing was changed`);
-    report.line(`to rewrite its files (each replaced file is backed up): stunnelctl install${homeArgument} --force`);
-    return;
-  }
-  const { files, manifest } = outcome.home;
-  const { certificate } = outcome;
-  report.line(`installed home ${directory} (naming ${manifest.scheme}, level ${manifest.level})`);
-  formatTable([
-    ['configuration', files.config],
-    ['job file', files.jobFile],
-    ['job classes', files.jobClasses],
-    ['test certificate', files.testPem],
-    ['pid file', files.pid],
-    ['log', files.log],
-    ['SYSLST', files.syslst],
-  ]).forEach((row) => report.line(`  ${row}`));
-  report.line('the certificate is for TESTS ONLY: anyone can tell it is not yours; make a production one with stunnelctl make-self-signed-cert');
-  formatTable([
-    ['subject', certificate.subject],
-    ['certificate SHA-256', certificate.certFingerprintSha256],
-    ['public key SHA-256', certificate.publicKeyFingerprintSha256],
-    ['valid until', certificate.notAfter.toISOString()],
-  ]).forEach((row) => report.line(`  ${row}`));
-  if (outcome.backups.length > 0) {
-    report.note(`replaced ${formatCount(outcome.backups.length, 'file')}; backups kept:`);
-    outcome.backups.forEach(({ path, backup }) => report.line(`  ${path} -> ${backup}`));
-  }
-  report.line(`next: stunnelctl start${homeArgument}`);
 };

@@ -1,17 +1,12 @@
-// `stunnelctl log-conn` (STUNNEL.LOG-CONN): the worker writes its connections to its log (SIGUSR2),
-// and the operator sees them here too.
+// `stunnelctl log-conn` (STUNNEL.LOG-CONN): its options, help and exit codes; the work is in
+// actions/log-conn.ts, loaded only when the command runs.
 import type { Command } from 'commander';
-import { dumpWorkerConnections } from '../../control/connection-dump.js';
-import { loadHome } from '../../control/home.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../control/worker-signals.js';
-import type { ConnectionInfo } from '../../worker/state-file.js';
+import { EXIT } from '../../errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../control/defaults.js';
+import { COMMON_EXIT_CODES, addCommandHelp } from '../command-help.js';
 import type { CliContext } from '../context.js';
-import { formatCount, formatDuration, formatTable } from '../format.js';
-import { addHomeOption, addJsonOption, addTimeoutOption, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
-
-interface LogConnOptions extends HomeOptions, TimeoutOptions {
-  json?: boolean;
-}
+import { addHomeOption, addJsonOption, addTimeoutOption } from '../options.js';
+import type { LogConnOptions } from '../actions/log-conn.js';
 
 export const registerLogConnCommand = (program: Command, context: CliContext): void => {
   const command = addHomeOption(program.command('log-conn'))
@@ -21,38 +16,21 @@ export const registerLogConnCommand = (program: Command, context: CliContext): v
         'them: service, id, peer, target, TLS version, cipher, bytes each way, age, idle time. ' +
         'Exit 7 when the worker is not running.',
     );
-  addJsonOption(addTimeoutOption(command, 'write its connections', DEFAULT_REQUEST_TIMEOUT_MS)).action((options: LogConnOptions) =>
-    runLogConn(options, context),
-  );
-};
-
-export const formatConnectionTable = (connections: readonly ConnectionInfo[]): string[] =>
-  formatTable([
-    ['SERVICE', 'ID', 'PEER', 'TARGET', 'TLS', 'CIPHER', 'TO-TLS', 'TO-SOCKET', 'AGE', 'IDLE'],
-    ...connections.map((connection) => [
-      `[${connection.service}]`,
-      connection.id,
-      connection.peer,
-      connection.target ?? '-',
-      connection.tlsVersion ?? '-',
-      connection.cipher ?? '-',
-      String(connection.bytesToTls),
-      String(connection.bytesToSocket),
-      formatDuration(connection.ageMs),
-      formatDuration(connection.idleMs),
-    ]),
-  ]);
-
-const runLogConn = async (options: LogConnOptions, context: CliContext): Promise<void> => {
-  const { report } = context;
-  const directory = resolveHome(options, context.io);
-  const { files } = loadHome(directory);
-  const dump = await dumpWorkerConnections({ homeDirectory: directory, configPath: files.config, defaults: files, timeoutMs: toMilliseconds(options.timeout) });
-  if (options.json === true) {
-    report.line(JSON.stringify({ pid: dump.pid, at: dump.at, connections: dump.connections }, null, 2));
-    return;
-  }
-  const where = dump.logPath === null ? 'the SYSLST file' : dump.logPath;
-  report.line(`${formatCount(dump.connections.length, 'active connection')} (worker pid ${dump.pid}; also written to ${where})`);
-  if (dump.connections.length > 0) formatConnectionTable(dump.connections).forEach((row) => report.line(row));
+  addJsonOption(addTimeoutOption(command, 'write its connections', DEFAULT_REQUEST_TIMEOUT_MS)).action(async (options: LogConnOptions) => {
+    const { runLogConn } = await import('../actions/log-conn.js');
+    await runLogConn(options, context);
+  });
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl log-conn --home /srv/stunnel', what: 'the connections as a table (and in the log)' },
+      { command: 'stunnelctl log-conn --home /srv/stunnel --json | jq ".connections | length"', what: 'how many connections are open' },
+    ],
+    exitCodes: [
+      { code: EXIT.OK, meaning: 'the connections were written to the log and shown' },
+      { code: EXIT.FAILURE, meaning: 'the worker did not answer in time' },
+      COMMON_EXIT_CODES.usage,
+      COMMON_EXIT_CODES.noHome,
+      COMMON_EXIT_CODES.notRunning,
+    ],
+  });
 };

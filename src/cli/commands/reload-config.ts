@@ -1,11 +1,11 @@
-// `stunnelctl reload-config` (STUNNEL.RELOAD-CONFIG): validate, SIGHUP, report the worker's verdict.
+// `stunnelctl reload-config` (STUNNEL.RELOAD-CONFIG): its options, help and exit codes; the work is
+// in actions/reload-config.ts, loaded only when the command runs.
 import type { Command } from 'commander';
-import { loadHome } from '../../control/home.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../control/worker-signals.js';
-import { reloadWorker } from '../../control/worker-reload.js';
+import { EXIT } from '../../errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../control/defaults.js';
+import { COMMON_EXIT_CODES, addCommandHelp } from '../command-help.js';
 import type { CliContext } from '../context.js';
-import { createLockEvents } from '../io.js';
-import { addHomeOption, addTimeoutOption, createLockWaitMs, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
+import { addHomeOption, addTimeoutOption, type HomeOptions, type TimeoutOptions } from '../options.js';
 
 export const registerReloadConfigCommand = (program: Command, context: CliContext): void => {
   const command = addHomeOption(program.command('reload-config'))
@@ -15,24 +15,21 @@ export const registerReloadConfigCommand = (program: Command, context: CliContex
         'signalled), then SIGHUP and report whether the worker took it. Established connections stay; ' +
         'a configuration the worker rejects leaves the old one serving (exit 1). Not running: exit 7.',
     );
-  addTimeoutOption(command, 'reload', DEFAULT_REQUEST_TIMEOUT_MS).action((options: HomeOptions & TimeoutOptions) => runReloadConfig(options, context));
-};
-
-const runReloadConfig = async (options: HomeOptions & TimeoutOptions, context: CliContext): Promise<void> => {
-  const { report } = context;
-  const directory = resolveHome(options, context.io);
-  const { files } = loadHome(directory);
-  const timeoutMs = toMilliseconds(options.timeout);
-  const outcome = await reloadWorker({
-    homeDirectory: directory,
-    lock: files,
-    lockWaitMs: createLockWaitMs(timeoutMs),
-    lockEvents: createLockEvents(report, directory),
-    configPath: files.config,
-    defaults: files,
-    timeoutMs,
-    problem: report.problem,
+  addTimeoutOption(command, 'reload', DEFAULT_REQUEST_TIMEOUT_MS).action(async (options: HomeOptions & TimeoutOptions) => {
+    const { runReloadConfig } = await import('../actions/reload-config.js');
+    await runReloadConfig(options, context);
   });
-  report.line(`configuration reloaded (generation ${outcome.generation}, worker pid ${outcome.pid})`);
-  if (outcome.result.message !== '') report.line(`  ${outcome.result.message}`);
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl reload-config --home /srv/stunnel', what: 'after editing the configuration: check it, then have the worker take it' },
+      { command: 'systemctl reload stunnel-001', what: 'the same through the systemd unit (its ExecReload)' },
+    ],
+    exitCodes: [
+      { code: EXIT.OK, meaning: 'the worker serves the new configuration' },
+      { code: EXIT.FAILURE, meaning: 'the worker kept the old configuration (it says why), or did not answer in time' },
+      COMMON_EXIT_CODES.usage,
+      { code: EXIT.NOT_CONFIGURED, meaning: 'no home, or the configuration is missing or invalid (FILE:LINE; the worker was not signalled)' },
+      COMMON_EXIT_CODES.notRunning,
+    ],
+  });
 };

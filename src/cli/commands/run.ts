@@ -1,10 +1,11 @@
 // `stunnelctl run`: the worker in the foreground. main.ts starts it before commander is even loaded
-// (see there why); it is declared here only so that help lists it.
+// (see there why); it is declared here only so that help, the man page and completion list it.
 import type { Command } from 'commander';
-import { StunnelctlError } from '../../errors.js';
+import { EXIT, StunnelctlError } from '../../errors.js';
+import { addCommandHelp } from '../command-help.js';
 
 export const registerRunCommand = (program: Command): void => {
-  program
+  const command = program
     .command('run')
     .summary('run the TLS proxy in the foreground, stunnel-style (the worker)')
     .description(
@@ -18,4 +19,14 @@ export const registerRunCommand = (program: Command): void => {
       // Reached only when `run` is not the first argument (e.g. after a global option).
       throw new StunnelctlError('SCTL_ERR_USAGE', '"run" must be the first argument: stunnelctl run [FILE]');
     });
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl run /srv/stunnel/stunnel.conf', what: 'serve in the foreground (Ctrl-C stops it); the log goes where "output =" says' },
+      { command: 'stunnelctl run -help', what: 'every configuration option with its default' },
+    ],
+    exitCodes: [
+      { code: EXIT.OK, meaning: 'stopped cleanly by SIGTERM, SIGINT or SIGQUIT' },
+      { code: EXIT.FAILURE, meaning: 'a configuration, TLS-context or bind error (on stderr, before anything serves)' },
+    ],
+  });
 };

@@ -1,49 +1,37 @@
-// `stunnelctl status`: is the worker running, and how is it doing. Exit codes are LSB's status
-// codes: 0 running, 1 dead but pid file exists, 3 not running, 4 unknown.
+// `stunnelctl status`: its options, help and exit codes (LSB: 0 running, 1 dead but pid file exists,
+// 3 not running, 4 unknown); the work is in actions/status.ts, loaded only when the command runs.
 import type { Command } from 'commander';
-import { STATUS_EXIT } from '../../errors.js';
-import { collectStatus, type StatusReport, type StatusState } from '../../control/status-report.js';
+import { EXIT, STATUS_EXIT } from '../../errors.js';
+import { addCommandHelp } from '../command-help.js';
 import type { CliContext } from '../context.js';
-import { formatDuration } from '../format.js';
-import { addHomeOption, addJsonOption, resolveHome, type HomeOptions } from '../options.js';
-import { formatServiceRoute } from './start.js';
-
-const STATUS_EXIT_CODES: Readonly<Record<StatusState, number>> = {
-  running: STATUS_EXIT.RUNNING,
-  dead: STATUS_EXIT.DEAD_PID_FILE_EXISTS,
-  stopped: STATUS_EXIT.NOT_RUNNING,
-  unknown: STATUS_EXIT.UNKNOWN,
-};
+import { addHomeOption, addJsonOption } from '../options.js';
+import type { StatusOptions } from '../actions/status.js';
 
 export const registerStatusCommand = (program: Command, context: CliContext): void => {
-  addJsonOption(addHomeOption(program.command('status')))
-    .summary('show whether the worker runs, its services and connections')
+  const command = addJsonOption(addHomeOption(program.command('status')))
+    .summary('show whether the worker runs, its services, connections and certificates')
     .description(
       'Show whether the worker is running: pid, uptime, job class, services and listeners, connection ' +
-        'counts, configuration generation and the last reload. Exit codes (LSB): 0 running, 1 dead but ' +
-        'the pid file exists, 3 not running, 4 unknown (e.g. no home).',
+        'counts, configuration generation, the last reload, and when each service\'s certificate expires ' +
+        '(a warning on stderr when it is under 30 days, the exit code unchanged). --json prints the same ' +
+        'as one JSON object (services[].certificate: {file, notAfter, daysLeft, problem}).',
     )
-    .action((options: HomeOptions & { json?: boolean }) => {
-      const report = collectStatus(resolveHome(options, context.io));
-      if (options.json === true) context.report.line(JSON.stringify(report, null, 2));
-      else formatStatus(report).forEach((line) => context.report.line(line));
-      context.setExitCode(STATUS_EXIT_CODES[report.state]);
+    .action(async (options: StatusOptions) => {
+      const { runStatus } = await import('../actions/status.js');
+      runStatus(options, context);
     });
-};
-
-export const formatStatus = (report: StatusReport): string[] => {
-  if (report.state === 'stopped') return [`not running (home ${report.files.home})`];
-  if (report.state === 'dead') return [`dead: ${report.detail ?? 'the worker is gone'}`, 'stunnelctl start clears the stale pid file and starts it again'];
-  if (report.state === 'unknown') return [`unknown: ${report.detail ?? 'the state cannot be determined'}`];
-  const uptime = report.uptimeSeconds === null ? '' : `, up ${formatDuration(report.uptimeSeconds * 1000)}`;
-  const lines = [`running (pid ${report.pid ?? '?'}${uptime}, job class ${report.jobClass ?? 'none'})`];
-  if (report.detail !== null) lines.push(`  note: ${report.detail}`);
-  const reload = report.lastReload;
-  const reloadText = reload === null ? 'never reloaded' : `last reload ${reload.ok ? 'ok' : 'REJECTED'} at ${reload.at}${reload.message === '' ? '' : `: ${reload.message}`}`;
-  lines.push(`  configuration ${report.configFile} (generation ${report.configGeneration ?? '?'}; ${reloadText})`);
-  lines.push(`  connections: ${report.connections.active} active, ${report.connections.total} since start`);
-  for (const service of report.services) {
-    lines.push(`  ${formatServiceRoute(service)}  (${service.active} active, ${service.total} total)`);
-  }
-  return lines;
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl status --home /srv/stunnel', what: 'the report, for the operator' },
+      { command: 'stunnelctl status --home /srv/stunnel --json | jq ".services[].certificate.daysLeft"', what: 'days left of each certificate, for a monitoring script' },
+      { command: 'stunnelctl status --home /srv/stunnel >/dev/null; echo $?', what: 'the state as an LSB code only' },
+    ],
+    exitCodes: [
+      { code: STATUS_EXIT.RUNNING, meaning: 'running' },
+      { code: STATUS_EXIT.DEAD_PID_FILE_EXISTS, meaning: 'dead: the pid file names a process that is gone or not the worker' },
+      { code: EXIT.USAGE, meaning: 'usage error' },
+      { code: STATUS_EXIT.NOT_RUNNING, meaning: 'not running' },
+      { code: STATUS_EXIT.UNKNOWN, meaning: 'unknown: no home, or its files cannot be read' },
+    ],
+  });
 };

@@ -1,20 +1,12 @@
-// `stunnelctl stop` (STUNNEL.STOP): SIGTERM, bounded wait, SIGKILL with a warning; no pid file left.
+// `stunnelctl stop` (STUNNEL.STOP): its options, help and exit codes; the work is in actions/stop.ts,
+// loaded only when the command runs.
 import type { Command } from 'commander';
-import { locateWorkerFiles } from '../../control/configuration.js';
-import { loadHome } from '../../control/home.js';
-import { DEFAULT_STOP_TIMEOUT_MS, stopWorker } from '../../control/worker-stop.js';
+import { EXIT } from '../../errors.js';
+import { DEFAULT_STOP_TIMEOUT_MS } from '../../control/defaults.js';
+import { COMMON_EXIT_CODES, addCommandHelp } from '../command-help.js';
 import type { CliContext } from '../context.js';
-import { createLockEvents } from '../io.js';
-import {
-  addHomeOption,
-  addTimeoutOption,
-  createLockWaitMs,
-  parseTimeoutSeconds,
-  resolveHome,
-  toMilliseconds,
-  type HomeOptions,
-  type TimeoutOptions,
-} from '../options.js';
+import { addHomeOption, addTimeoutOption, parseTimeoutSeconds } from '../options.js';
+import type { StopOptions } from '../actions/stop.js';
 
 export const registerStopCommand = (program: Command, context: CliContext): void => {
   const command = addHomeOption(program.command('stop'))
@@ -23,31 +15,23 @@ export const registerStopCommand = (program: Command, context: CliContext): void
       'STUNNEL.STOP: send SIGTERM to the worker (only once it is proven to be this home\'s worker), wait ' +
         'for it to exit, and send SIGKILL with a warning if it has not within --timeout (plus the drain ' +
         'time). With --drain, the worker first stops accepting and lets live connections finish for up ' +
-        'to that long. Not running: exit 0.',
+        'to that long. Not running: exit 0. The configuration need not be valid.',
     )
     .option('--drain <seconds>', 'let live connections finish for up to this long before closing them', parseTimeoutSeconds);
-  addTimeoutOption(command, 'exit after SIGTERM', DEFAULT_STOP_TIMEOUT_MS).action((options: StopOptions) => runStop(options, context));
-};
-
-interface StopOptions extends HomeOptions, TimeoutOptions {
-  drain?: number;
-}
-
-const runStop = async (options: StopOptions, context: CliContext): Promise<void> => {
-  const { report } = context;
-  const directory = resolveHome(options, context.io);
-  const { files } = loadHome(directory);
-  const timeoutMs = toMilliseconds(options.timeout);
-  const outcome = await stopWorker({
-    home: { directory, files },
-    worker: locateWorkerFiles(files.config, files),
-    timeoutMs,
-    ...(options.drain === undefined ? {} : { drainSeconds: options.drain }),
-    lockWaitMs: createLockWaitMs(timeoutMs + toMilliseconds(options.drain ?? 0)),
-    note: report.note,
-    warn: report.warn,
-    lockEvents: createLockEvents(report, directory),
+  addTimeoutOption(command, 'exit after SIGTERM', DEFAULT_STOP_TIMEOUT_MS).action(async (options: StopOptions) => {
+    const { runStop } = await import('../actions/stop.js');
+    await runStop(options, context);
   });
-  if (outcome.kind === 'not-running') report.line('not running; nothing to do');
-  else report.line(outcome.killed ? `stopped (pid ${outcome.pid}, killed with SIGKILL)` : `stopped (pid ${outcome.pid})`);
+  addCommandHelp(command, {
+    examples: [
+      { command: 'stunnelctl stop --home /srv/stunnel', what: 'stop now: open connections are closed, each with its "Connection closed" line' },
+      { command: 'stunnelctl stop --home /srv/stunnel --drain 60', what: 'accept nothing new; give open connections up to a minute to finish' },
+    ],
+    exitCodes: [
+      { code: EXIT.OK, meaning: 'stopped (with a warning if SIGKILL was needed); also when it was not running' },
+      { code: EXIT.FAILURE, meaning: 'the worker is still there after SIGKILL, or the home is locked' },
+      COMMON_EXIT_CODES.usage,
+      COMMON_EXIT_CODES.noHome,
+    ],
+  });
 };

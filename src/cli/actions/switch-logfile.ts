@@ -1,0 +1,37 @@
+// What `stunnelctl switch-logfile` does (STUNNEL.SWITCH-LOGFILE), loaded only when it runs.
+import { loadHome } from '../../control/home.js';
+import { switchWorkerLog } from '../../control/log-switch.js';
+import type { CliContext } from '../context.js';
+import { createLockEvents } from '../io.js';
+import { createLockWaitMs, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
+
+export interface SwitchLogfileOptions extends HomeOptions, TimeoutOptions {
+  json?: boolean;
+}
+
+export const runSwitchLogfile = async (options: SwitchLogfileOptions, context: CliContext): Promise<void> => {
+  const { report } = context;
+  const directory = resolveHome(options, context.io);
+  const { files } = loadHome(directory);
+  const timeoutMs = toMilliseconds(options.timeout);
+  const outcome = await switchWorkerLog({
+    homeDirectory: directory,
+    lock: files,
+    lockWaitMs: createLockWaitMs(timeoutMs),
+    lockEvents: createLockEvents(report, directory),
+    configPath: files.config,
+    defaults: files,
+    timeoutMs,
+  });
+  if (options.json === true) {
+    report.line(JSON.stringify({ pid: outcome.pid, log: outcome.logPath, archived: outcome.archivedPath ?? null }, null, 2));
+    return;
+  }
+  if (outcome.archivedPath === undefined) {
+    // No log under its name: none written yet, or moved away already (logrotate renames it before
+    // calling switch-logfile); either way the worker now writes a new one.
+    report.line(`no log file to archive at ${outcome.logPath} (none yet, or already moved away); the worker (pid ${outcome.pid}) reopened it`);
+  } else {
+    report.line(`log switched: earlier lines are in ${outcome.archivedPath}, new ones go to ${outcome.logPath}`);
+  }
+};
