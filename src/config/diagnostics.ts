@@ -12,12 +12,18 @@ export interface Diagnostic {
   scope?: string;
 }
 
+/** Longer raw lines are quoted by their start only, so a runaway line cannot flood a terminal or log. */
+export const MAX_QUOTED_LINE_LENGTH = 200;
+
+const abbreviateRawLine = (raw: string): string =>
+  raw.length <= MAX_QUOTED_LINE_LENGTH ? raw : `${raw.slice(0, MAX_QUOTED_LINE_LENGTH)}... (${raw.length} characters)`;
+
 export const formatDiagnostic = (diagnostic: Diagnostic): string => {
   if (diagnostic.line === null) {
     const where = diagnostic.scope === undefined ? diagnostic.file : `${diagnostic.file}: ${diagnostic.scope}`;
     return `${where}: ${diagnostic.message}`;
   }
-  const raw = diagnostic.raw === null ? '' : ` "${diagnostic.raw}":`;
+  const raw = diagnostic.raw === null ? '' : ` "${abbreviateRawLine(diagnostic.raw)}":`;
   return `${diagnostic.file}:${diagnostic.line}:${raw} ${diagnostic.message}`;
 };
 

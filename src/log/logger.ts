@@ -15,8 +15,6 @@ export interface LogTarget {
 
 /** Flush at once past this many buffered bytes, so a burst cannot grow the buffer without bound. */
 const MAX_BUFFERED_BYTES = 64 * 1024;
-/** How often a flush checks that the log file still has a name (deleted files are recreated). */
-const LINK_CHECK_INTERVAL_MS = 1000;
 
 interface BufferedStartupLine {
   level: number;
@@ -31,7 +29,6 @@ export class Logger {
   private pending: string[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
-  private lastLinkCheckMs = 0;
   private writeFailureReported = false;
   private startupLines: BufferedStartupLine[] = [];
   /** Level of lines without a service (global `debug`). */
@@ -143,11 +140,13 @@ export class Logger {
     this.fd = null;
   }
 
-  /** A deleted log file would swallow every later line unseen: recreate it and say so. */
+  /**
+   * A deleted log file would swallow every later line unseen: recreate it and say so. Checked before
+   * every flush (one fstat per event-loop turn that logged anything), so no batch goes to a file
+   * that no longer has a name.
+   */
   private checkFileStillLinked(): void {
-    const now = Date.now();
-    if (this.fd === null || now - this.lastLinkCheckMs < LINK_CHECK_INTERVAL_MS) return;
-    this.lastLinkCheckMs = now;
+    if (this.fd === null) return;
     try {
       if (fstatSync(this.fd).nlink > 0) return;
     } catch (error) {

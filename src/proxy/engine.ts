@@ -14,6 +14,7 @@ import {
 import { ConnectionRegistry } from './registry.js';
 import { RuntimeService } from './service.js';
 import { CounterStore } from './counters.js';
+import { computeConnectionCeiling } from './fd-budget.js';
 import { formatSystemError } from './system-error.js';
 import { formatEndpoint } from '../config/values.js';
 
@@ -56,6 +57,8 @@ export class ProxyEngine {
   maxConnections = 0;
   /** Connections refused by a limit since start. */
   rejected = 0;
+  /** What the open-file limit allows (stunnel's "Clients allowed"); undefined = unlimited. */
+  private descriptorCeiling: number | undefined;
   /** Called whenever counters change, so the worker can publish its state (debounced there). */
   onActivity: () => void = () => undefined;
 
@@ -147,6 +150,8 @@ export class ProxyEngine {
     this.listeners = opened;
     this.services = services;
     this.maxConnections = config.global.maxConnections;
+    this.descriptorCeiling = computeConnectionCeiling();
+    this.logger.log(6, this.logId, `Clients allowed=${this.descriptorCeiling ?? 'unlimited'}${this.maxConnections > 0 ? ` (maxConnections = ${this.maxConnections})` : ''}`);
     for (const listener of opened.values()) {
       this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
     }
@@ -256,6 +261,7 @@ export class ProxyEngine {
   /** The limit a new connection would exceed, or undefined when it may be served. */
   private rejectionLimit(service: RuntimeService): number | undefined {
     if (this.maxConnections > 0 && this.registry.size >= this.maxConnections) return this.maxConnections;
+    if (this.descriptorCeiling !== undefined && this.registry.size >= this.descriptorCeiling) return this.descriptorCeiling;
     const own = service.config.maxConnections;
     if (own > 0 && service.active >= own) return own;
     return undefined;

@@ -22,6 +22,8 @@ const formatNullableEndpoint = (endpoint: Endpoint | null): string => (endpoint 
 
 export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
 
+/** The reload result in the state file is for the operator's eyes: a bounded summary. */
+const MAX_RELOAD_MESSAGE_LENGTH = 4096;
 /** Counters change with every connection; the state file is rewritten at most this often for them. */
 const STATE_PUBLISH_INTERVAL_MS = 1000;
 
@@ -227,7 +229,8 @@ class Worker {
       for (const diagnostic of loaded.diagnostics) this.log(3, formatDiagnostic(diagnostic));
       this.log(3, 'Configuration failed');
       this.log(3, 'Failed to reload the configuration file');
-      result(false, loaded.diagnostics.map(formatDiagnostic).join('; '));
+      const message = loaded.diagnostics.map(formatDiagnostic).join('; ');
+      result(false, message.length <= MAX_RELOAD_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_RELOAD_MESSAGE_LENGTH)}... (${loaded.diagnostics.length} problem(s))`);
       return;
     }
     try {

@@ -61,6 +61,12 @@ test('MAKE.SELF-SIGNED-CERT maps lists, flags and lower-cased choices; values ke
   ]);
 });
 
+test('STUNNEL.INSTALL SYSTEMD=*YES JOB-CLASS=*HIGH LOGROTATE=*YES maps to the system-file options', async () => {
+  const result = await runProcedure('STUNNEL.INSTALL', ['SYSTEMD=*YES', 'JOB-CLASS=*HIGH', 'LOGROTATE=*YES']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(result.stdout.split('\n').filter(Boolean), ['install', '--systemd', '--job-class', '*HIGH', '--logrotate']);
+});
+
 test('FORCE=*NO passes nothing; a flag takes only *YES or *NO', async () => {
   const no = await runProcedure('STUNNEL.INSTALL', ['FORCE=*NO', 'NAMING=POSIX']);
   assert.deepEqual(no.stdout.split('\n').filter(Boolean), ['install', '--naming', 'posix']);

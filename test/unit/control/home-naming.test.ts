@@ -1,6 +1,7 @@
 // The naming table: every file name of both schemes, spelled exactly as SPEC.md §2 has them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   DEFAULT_LEVEL,
   HOME_LOCK_NAME,
@@ -9,6 +10,7 @@ import {
   formatArchivedLogPath,
   formatBackupPath,
   isValidLevel,
+  LOGROTATE_DATE_FORMAT,
 } from '../../../src/control/home-naming.js';
 
 test('bs2000 names carry the level nnn, 001 by default', () => {
@@ -26,6 +28,9 @@ test('bs2000 names carry the level nnn, 001 by default', () => {
     syslst: '/srv/h/SYSLST.TCP-IP-AP.001.STUNNEL.JOB',
     serverPem: '/srv/h/SYSDAT.TCP-IP-AP.001.SERVER.PEM',
     jobClasses: '/srv/h/SYSDAT.TCP-IP-AP.001.STUNNEL.JOB-CLASSES',
+    systemdUnit: '/srv/h/stunnel-001.service',
+    systemdForegroundUnit: '/srv/h/stunnel-001-foreground.service',
+    logrotate: '/srv/h/SYSDAT.TCP-IP-AP.001.STUNNEL.LOGROTATE',
   });
 });
 
@@ -48,6 +53,9 @@ test('posix names ignore the level', () => {
     state: '/h/stunnel.pid.state',
     log: '/h/stunnel.log',
     syslst: '/h/stunnel.job.log',
+    systemdUnit: '/h/stunnel.service',
+    systemdForegroundUnit: '/h/stunnel-foreground.service',
+    logrotate: '/h/stunnel.logrotate',
     serverPem: '/h/server.pem',
     jobClasses: '/h/job-classes.conf',
   });
@@ -58,6 +66,13 @@ test('an archived log is <log>.<yyyy-MM-dd.HHmmss>, then -2, -3 within the same 
   assert.equal(formatArchivedLogPath('/h/SYSLOG.TCP-IP-AP.001.STUNNEL', at), '/h/SYSLOG.TCP-IP-AP.001.STUNNEL.2025-11-25.070405');
   assert.equal(formatArchivedLogPath('/h/stunnel.log', at, 2), '/h/stunnel.log.2025-11-25.070405-2');
   assert.equal(formatArchivedLogPath('/h/stunnel.log', at, 3), '/h/stunnel.log.2025-11-25.070405-3');
+});
+
+test("logrotate's dateformat names an archive exactly as switch-logfile does (strftime by date(1))", () => {
+  // A time whose every field has two digits of its own, so a swapped field would show.
+  const at = new Date(2031, 10, 23, 19, 48, 57);
+  const strftime = execFileSync('date', ['-d', `@${Math.floor(at.getTime() / 1000)}`, `+${LOGROTATE_DATE_FORMAT}`], { encoding: 'utf8' }).trim();
+  assert.equal(`/h/stunnel.log${strftime}`, formatArchivedLogPath('/h/stunnel.log', at));
 });
 
 test('a backup is <file>.bak-<yyyyMMdd-HHmmss>, then .1, .2', () => {
