@@ -2,7 +2,7 @@
 // bad file is refused before `start` or `reload-config` touches the worker.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
 import type { ServiceConfig } from './types.js';
@@ -25,10 +25,42 @@ const readOrProblem = (path: string, option: MaterialProblem['option'], problems
   }
 };
 
+/** Minimum RSA and EC key sizes of OpenSSL's security levels 0-5. */
+const MIN_KEY_BITS: ReadonlyArray<{ rsa: number; ec: number }> = [
+  { rsa: 0, ec: 0 }, { rsa: 1024, ec: 160 }, { rsa: 2048, ec: 224 }, { rsa: 3072, ec: 256 }, { rsa: 7680, ec: 384 }, { rsa: 15360, ec: 512 },
+];
+const EC_CURVE_BITS: Readonly<Record<string, number>> = { prime256v1: 256, secp384r1: 384, secp521r1: 521, secp224r1: 224 };
+
+/**
+ * OpenSSL refuses a certificate key below the service's securityLevel ("ee key too small"), but
+ * Node applies the level after loading the certificate, so the check is made here, at load time.
+ */
+const checkKeyStrength = (keyPem: string, level: number): string | undefined => {
+  const details = createPrivateKey(keyPem).asymmetricKeyDetails;
+  const minimum = MIN_KEY_BITS[Math.min(Math.max(level, 0), 5)];
+  if (details === undefined || minimum === undefined) return undefined;
+  if (details.modulusLength !== undefined && details.modulusLength < minimum.rsa) {
+    return `error:0A00018F:SSL routines::ee key too small (RSA ${details.modulusLength} bits; securityLevel = ${level} needs ${minimum.rsa})`;
+  }
+  const curveBits = details.namedCurve === undefined ? undefined : EC_CURVE_BITS[details.namedCurve];
+  if (curveBits !== undefined && curveBits < minimum.ec) {
+    return `error:0A00018F:SSL routines::ee key too small (EC ${curveBits} bits; securityLevel = ${level} needs ${minimum.ec})`;
+  }
+  return undefined;
+};
+
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
   const problems: MaterialProblem[] = [];
+  if (service.cert !== null && isPkcs12File(service.cert)) {
+    try {
+      createSecureContext({ pfx: readFileSync(service.cert) });
+    } catch (error) {
+      problems.push({ option: 'cert', message: `Failed to initialize TLS context: PKCS#12 ${service.cert}: ${describe(error)}` });
+    }
+    return problems;
+  }
   const cert = service.cert === null ? undefined : readOrProblem(service.cert, 'cert', problems);
   const key = service.key === null || service.key === service.cert ? cert : readOrProblem(service.key, 'key', problems);
   if (cert !== undefined) {
@@ -39,6 +71,8 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
     } else {
       try {
         createSecureContext({ cert, key });
+        const tooSmall = checkKeyStrength(key, service.securityLevel);
+        if (tooSmall !== undefined) problems.push({ option: 'cert', message: `Failed to initialize TLS context: ${tooSmall}` });
       } catch (error) {
         problems.push({ option: 'cert', message: `Failed to initialize TLS context: ${describe(error)}` });
       }
@@ -87,6 +121,13 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
 };
 
 const SESSION_ID_CONTEXT_LENGTH = 32;
+const DER_SEQUENCE_TAG = 0x30;
+
+/** A `cert` file in PKCS#12 (DER, certificate and key together) rather than PEM, as stunnel accepts. */
+export const isPkcs12File = (path: string): boolean => {
+  const head = readFileSync(path).subarray(0, 64);
+  return head[0] === DER_SEQUENCE_TAG && !head.toString('latin1').includes('-----BEGIN');
+};
 /** PSK suites for TLS 1.2 when PSKsecrets is used with the default cipher list (stunnel's HIGH has them). */
 const PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305';
 
@@ -107,10 +148,17 @@ const readPemDirectory = (directory: string | null): string => {
  * there, so both lists always travel together.
  */
 export const buildSecureContextOptions = (service: ServiceConfig): import('node:tls').SecureContextOptions => {
-  const cert = service.cert === null ? undefined : readFileSync(service.cert, 'utf8');
-  const key = service.key === null ? undefined : service.key === service.cert ? cert : readFileSync(service.key, 'utf8');
+  const pkcs12 = service.cert !== null && isPkcs12File(service.cert);
+  const cert = service.cert === null || pkcs12 ? undefined : readFileSync(service.cert, 'utf8');
+  const key = service.key === null || pkcs12 ? undefined : service.key === service.cert ? cert : readFileSync(service.key, 'utf8');
   const options: import('node:tls').SecureContextOptions = {
-    ciphers: [service.ciphersuites, service.ciphers, service.pskSecrets !== null && service.ciphers === DEFAULT_CIPHERS ? PSK_CIPHERS : '']
+    ciphers: [
+      service.ciphersuites,
+      service.ciphers,
+      service.pskSecrets !== null && service.ciphers === DEFAULT_CIPHERS ? PSK_CIPHERS : '',
+      // OpenSSL takes the security level inside the cipher string; a list that sets its own wins.
+      /@SECLEVEL=/i.test(service.ciphers) ? '' : `@SECLEVEL=${service.securityLevel}`,
+    ]
       .filter((list) => list !== '')
       .join(':'),
     ecdhCurve: service.curves,
@@ -123,6 +171,7 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
     ]),
     sessionIdContext: createHash('sha256').update(service.name).digest('hex').slice(0, SESSION_ID_CONTEXT_LENGTH),
   };
+  if (pkcs12 && service.cert !== null) options.pfx = readFileSync(service.cert);
   if (cert !== undefined) options.cert = cert;
   if (key !== undefined) options.key = key;
   const ca = [service.caFile === null ? '' : readFileSync(service.caFile, 'utf8'), readPemDirectory(service.caPath)].join('\n').trim();

@@ -4,7 +4,7 @@ import { randomInt, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { buildSecureContextOptions } from '../config/tls-material.js';
+import { buildSecureContextOptions, isPkcs12File } from '../config/tls-material.js';
 import type { ServiceConfig } from '../config/types.js';
 import type { Endpoint } from '../config/values.js';
 import { loadPskSecrets } from '../config/psk-secrets.js';
@@ -12,7 +12,7 @@ import { createTlsServerShim, SessionCache } from './session-cache.js';
 import { ServiceCounters } from './counters.js';
 
 const readCertificateExpiry = (certFile: string | null): Date | null => {
-  if (certFile === null) return null;
+  if (certFile === null || isPkcs12File(certFile)) return null;
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(readFileSync(certFile, 'utf8'))?.[0];
   return pem === undefined ? null : new Date(new X509Certificate(pem).validTo);
 };
