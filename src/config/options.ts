@@ -140,7 +140,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'service', scope: 'service', parse: text, defaultText: 'stunnel', summary: 'service name for syslog' },
   { name: 'exec', scope: 'service', parse: path, defaultText: 'none', summary: 'local program to run per connection' },
   { name: 'execArgs', scope: 'service', parse: text, defaultText: '$0 = exec', summary: 'arguments of the exec program' },
-  { name: 'retry', scope: 'service', parse: text, defaultText: 'no', summary: 'restart exec+connect services' },
+  {
+    name: 'retry', scope: 'service', defaultText: 'no', summary: 'restart exec+connect services: yes (1000 ms), no, or a delay in ms',
+    parse: (value) => {
+      const lower = value.toLowerCase();
+      if (lower === 'yes') return 1000;
+      if (lower === 'no') return null;
+      return parseInteger(value, "The argument needs to be either 'yes', 'no' or a number of milliseconds", 0);
+    },
+  },
   {
     name: 'transparent', scope: 'service', defaultText: 'none', summary: 'transparent proxy',
     parse: (value) => {

@@ -125,7 +125,14 @@ const DER_SEQUENCE_TAG = 0x30;
 
 /** A `cert` file in PKCS#12 (DER, certificate and key together) rather than PEM, as stunnel accepts. */
 export const isPkcs12File = (path: string): boolean => {
-  const head = readFileSync(path).subarray(0, 64);
+  let head: Buffer;
+  try {
+    head = readFileSync(path).subarray(0, 64);
+  } catch (error) {
+    // Unreadable: not PKCS#12 as far as we can tell; the PEM path reports the read error itself.
+    if (getSystemErrorCode(error) === undefined) throw error;
+    return false;
+  }
   return head[0] === DER_SEQUENCE_TAG && !head.toString('latin1').includes('-----BEGIN');
 };
 /** PSK suites for TLS 1.2 when PSKsecrets is used with the default cipher list (stunnel's HIGH has them). */

@@ -89,6 +89,8 @@ export interface ServiceConfig {
   logId: 'sequential' | 'unique' | 'thread' | 'process';
   exec: string | null;
   execArgs: readonly string[];
+  /** exec+connect: restart the program this long after its connection ends; null = never. */
+  retryDelayMs: number | null;
 }
 
 export interface Configuration {

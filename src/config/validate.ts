@@ -179,8 +179,9 @@ const buildService = (
     else if (!SUPPORTED_PROTOCOLS.has(protocol)) fail(`"protocol = ${protocol}" is not supported by stunnelctl (only "proxy" is)`);
     else if (client) fail('The configured protocol is not supported in the client mode');
   }
-  if (exec !== null && client) fail('"exec" is supported in server sections only (TLS in, local program out)');
-  if (exec !== null && connect.length > 0) fail('"exec" together with "connect" (exec+connect services) is not supported by stunnelctl yet');
+  if (endpoints > 2) fail('Each service must define two endpoints');
+  if (exec !== null && connect.length === 0 && client) fail('"exec" with "accept" is supported in server sections only (TLS in, local program out)');
+  if (exec !== null && connect.length > 0 && !client) fail('exec+connect services are supported with "client = yes" only (local program, TLS out)');
 
   const service: ServiceConfig = {
     name: section.name,
@@ -232,6 +233,7 @@ const buildService = (
     logId: view.last<ServiceConfig['logId']>('logId') ?? 'sequential',
     exec,
     execArgs: execArgsText === undefined ? (exec === null ? [] : [exec]) : execArgsText.split(/\s+/).filter(Boolean),
+    retryDelayMs: view.last<number | null>('retry') ?? null,
   };
   for (const problem of checkTlsMaterial(service)) {
     const entry = view.entries(problem.option).at(-1);

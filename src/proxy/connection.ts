@@ -2,7 +2,7 @@
 // connect to a target (with failover), the byte relay in both directions with backpressure and
 // half-close, and stunnel's timeouts. Every path ends in `finish`, which logs exactly one
 // `Connection closed|reset` line.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, isIP, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, checkServerIdentity, TLSSocket, type PeerCertificate } from 'node:tls';
@@ -65,7 +65,8 @@ export class ProxyConnection implements LiveConnection {
   /** Why the handshake failed, counted once the connection ends (metrics). */
   private handshakeFailure: HandshakeFailureReason | undefined;
   private readonly deps: ConnectionDependencies;
-  private readonly local: Socket;
+  /** The accepted socket, or an exec+connect program's stdio (client mode). */
+  private readonly local: Duplex;
   private readonly peer: string;
   private tls: TLSSocket | undefined;
   /** The plain leg of a server-mode connection: the target socket, or an exec'd program's stdio. */
@@ -82,7 +83,7 @@ export class ProxyConnection implements LiveConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
-  constructor(local: Socket, service: RuntimeService, deps: ConnectionDependencies) {
+  constructor(local: Duplex, service: RuntimeService, deps: ConnectionDependencies, peer?: string) {
     this.local = local;
     this.service = service;
     this.route = service;
@@ -90,7 +91,13 @@ export class ProxyConnection implements LiveConnection {
     this.id = deps.registry.nextId(service.config.logId);
     this.startedAtMs = Date.now();
     this.lastActivityMs = this.startedAtMs;
-    this.peer = formatAddress(local.remoteAddress, local.remotePort);
+    this.peer = peer ?? (local instanceof Socket ? formatAddress(local.remoteAddress, local.remotePort) : 'unknown');
+  }
+
+  /** The accepted TCP socket; server mode always has one (exec+connect is client mode only). */
+  private get acceptedSocket(): Socket {
+    if (!(this.local instanceof Socket)) throw new Error('server mode needs an accepted socket');
+    return this.local;
   }
 
   start(): void {
@@ -98,8 +105,8 @@ export class ProxyConnection implements LiveConnection {
     this.service.active += 1;
     this.service.total += 1;
     this.service.counters.total += 1;
-    this.log(5, `Service [${this.service.name}] accepted connection from ${this.peer}`);
-    applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
+    this.log(5, this.local instanceof Socket ? `Service [${this.service.name}] accepted connection from ${this.peer}` : `Service [${this.service.name}] started ${this.peer}`);
+    if (this.local instanceof Socket) applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
     if (this.service.config.client) {
       this.local.on('error', (error) => this.fail(`readsocket: ${formatSystemError(error)}`, 6));
       this.local.on('close', () => this.onSideClosed());
@@ -165,7 +172,7 @@ export class ProxyConnection implements LiveConnection {
   private acceptTls(): void {
     const { verify } = this.service.config;
     const service = this.service;
-    const tls = new TLSSocket(this.local, {
+    const tls = new TLSSocket(this.acceptedSocket, {
       isServer: true,
       secureContext: service.secureContext,
       requestCert: verify.request,
@@ -280,7 +287,7 @@ export class ProxyConnection implements LiveConnection {
     if (tls === undefined) return;
     socket.on('error', (error) => this.fail(`writesocket: ${formatSystemError(error)}`, 6));
     socket.on('close', () => this.onSideClosed());
-    if (this.route.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.local));
+    if (this.route.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.acceptedSocket));
     this.startRelay(tls, socket);
   }
 
@@ -292,17 +299,11 @@ export class ProxyConnection implements LiveConnection {
     const certificate = tls.getPeerCertificate();
     const present = certificate !== null && Object.keys(certificate).length > 0;
     this.log(6, `Local mode child started (${program})`);
-    const child = spawn(program, args, {
-      argv0: argv0 ?? program,
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        REMOTE_HOST: this.local.remoteAddress ?? '',
-        REMOTE_PORT: String(this.local.remotePort ?? ''),
-        ...(present ? { SSL_CLIENT_DN: formatSubject(certificate), SSL_CLIENT_I_DN: formatIssuer(certificate) } : {}),
-      },
+    const { child, stdio } = spawnProgram(program, argv0, args, {
+      REMOTE_HOST: this.acceptedSocket.remoteAddress ?? '',
+      REMOTE_PORT: String(this.acceptedSocket.remotePort ?? ''),
+      ...(present ? { SSL_CLIENT_DN: formatSubject(certificate), SSL_CLIENT_I_DN: formatIssuer(certificate) } : {}),
     });
-    const stdio = Duplex.from({ readable: child.stdout, writable: child.stdin });
     this.remote = stdio;
     this.target = `${program} (pid ${child.pid ?? 'none'})`;
     child.on('error', (error) => this.fail(`Failed to execute ${program}: ${formatSystemError(error)}`));
@@ -587,6 +588,17 @@ const readChainVerifyError = (tls: TLSSocket): string | null => {
 };
 
 /** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
+/** A local program whose stdin/stdout form one duplex stream (stderr goes to the worker's SYSLST). */
+export const spawnProgram = (
+  program: string,
+  argv0: string | undefined,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): { child: ChildProcess; stdio: Duplex } => {
+  const child = spawn(program, args, { argv0: argv0 ?? program, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  return { child, stdio: Duplex.from({ readable: child.stdout, writable: child.stdin }) };
+};
+
 const describeTlsError = (error: Error): string => {
   const { code, reason, library } = error as { code?: string; reason?: string; library?: string };
   if (code !== undefined && /^E[A-Z]+$/.test(code)) return formatSystemError(error);

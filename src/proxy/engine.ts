@@ -15,6 +15,7 @@ import { ConnectionRegistry } from './registry.js';
 import { RuntimeService } from './service.js';
 import { CounterStore } from './counters.js';
 import { computeConnectionCeiling } from './fd-budget.js';
+import { ExecConnectLoop, isExecConnectService } from './exec-connect.js';
 import { formatSystemError } from './system-error.js';
 import { formatEndpoint } from '../config/values.js';
 
@@ -50,6 +51,7 @@ export class ProxyEngine {
   readonly counters = new CounterStore();
   private listeners = new Map<string, Listener>();
   private services: RuntimeService[] = [];
+  private execConnectLoops: ExecConnectLoop[] = [];
   private stopping = false;
   /** Id of lines that belong to no connection: `ui` in the foreground, `main` detached (stunnel). */
   logId = 'main';
@@ -151,6 +153,7 @@ export class ProxyEngine {
     this.services = services;
     this.maxConnections = config.global.maxConnections;
     this.descriptorCeiling = computeConnectionCeiling();
+    this.startExecConnectLoops();
     this.logger.log(6, this.logId, `Clients allowed=${this.descriptorCeiling ?? 'unlimited'}${this.maxConnections > 0 ? ` (maxConnections = ${this.maxConnections})` : ''}`);
     for (const listener of opened.values()) {
       this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
@@ -185,11 +188,22 @@ export class ProxyEngine {
     this.listeners = next;
     this.services = services;
     this.maxConnections = config.global.maxConnections;
+    this.startExecConnectLoops();
+  }
+
+  /** Old loops stop restarting (their live connection runs on); the current services' loops start. */
+  private startExecConnectLoops(): void {
+    for (const loop of this.execConnectLoops) loop.stop();
+    this.execConnectLoops = this.services
+      .filter(isExecConnectService)
+      .map((service) => new ExecConnectLoop(service, this.logger, this.registry, () => this.onActivity(), this.logId));
+    for (const loop of this.execConnectLoops) loop.start();
   }
 
   /** Stops accepting; live connections are ended as stunnel does on stop. */
   stop(): number {
     this.stopping = true;
+    for (const loop of this.execConnectLoops) loop.stop();
     for (const listener of this.listeners.values()) closeListener(listener);
     this.listeners.clear();
     const live = this.registry.list();
@@ -200,6 +214,7 @@ export class ProxyEngine {
   /** Stops accepting but lets live connections finish (drain). */
   closeListeners(): void {
     this.stopping = true;
+    for (const loop of this.execConnectLoops) loop.stop();
     for (const listener of this.listeners.values()) closeListener(listener);
     this.listeners.clear();
   }

@@ -307,6 +307,8 @@ class Worker {
   }
 
   private schedulePublish(): void {
+    // exec+connect services start with the engine, before the state exists: the first publish covers them.
+    if ((this.state as WorkerState | undefined) === undefined) return;
     if (this.publishTimer !== undefined || this.state.status === 'stopping') return;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;

@@ -56,7 +56,18 @@ describe('exec and execArgs: stunnel4 and stunnelctl agree; the parts not implem
     }, 'exec');
   });
 
-  for (const fixture of ['exec-connect.conf', 'exec-client.conf'] as const) {
+  it('exec-connect.conf: stunnel4 and stunnelctl both run an exec+connect service (client mode)', async () => {
+    const [stunnelPort, stunnelctlPort] = (await getFreePorts(2)) as [number, number];
+    for (const [kind, port] of [['stunnel4', stunnelPort], ['stunnelctl', stunnelctlPort]] as const) {
+      const files = engineFiles(dir, 'exec-connect', kind);
+      writeFixture('exec-connect.conf', { ...shared, ACCEPT_PORT: port, LOG_FILE: files.log, PID_FILE: files.pid }, files.config);
+      const started = await tryStartEngine(kind, files);
+      assert.ok(started.ok, `${kind} runs exec-connect.conf: ${started.ok ? '' : started.stderr}`);
+      await started.engine.stop();
+    }
+  });
+
+  for (const fixture of ['exec-client.conf'] as const) {
     const section = readExpectations(fixture).get('refused-section')?.[0] ?? '';
     it(`${fixture}: stunnel4 runs it; stunnelctl refuses it with FILE:LINE naming [${section}] or its exec line`, async () => {
       const [stunnelPort, stunnelctlPort] = (await getFreePorts(2)) as [number, number];
