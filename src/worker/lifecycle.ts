@@ -2,6 +2,7 @@
 // table (reload, reopen log, dump connections, stop) one at a time. Publishes the state file that
 // the CLI reads.
 import { readFileSync, realpathSync } from 'node:fs';
+import { setDefaultHighWaterMark } from 'node:stream';
 import { formatDiagnostic, loadConfiguration, loadConfigurationText, type LoadResult } from '../config/load.js';
 import type { Configuration } from '../config/types.js';
 import { getSystemErrorCode } from '../errors.js';
@@ -22,6 +23,7 @@ const formatNullableEndpoint = (endpoint: Endpoint | null): string => (endpoint 
 
 export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
 
+const RELAY_HIGH_WATER_MARK_BYTES = 256 * 1024;
 /** The reload result in the state file is for the operator's eyes: a bounded summary. */
 const MAX_RELOAD_MESSAGE_LENGTH = 4096;
 /** Counters change with every connection; the state file is rewritten at most this often for them. */
@@ -335,6 +337,10 @@ class Worker {
 }
 
 export const runWorker = async (source: ConfigSource): Promise<number> => {
+  // Bulk transfers arrive as 16 KiB TLS records; with 16 KiB stream buffers the relay paused and
+  // resumed the other side on nearly every record. Idle connections buffer nothing, so this costs
+  // memory only while a peer is slower than its counterpart.
+  setDefaultHighWaterMark(false, RELAY_HIGH_WATER_MARK_BYTES);
   const worker = new Worker(source);
   process.on('uncaughtException', (error) => {
     // One connection's bug must not take every other connection down with the process.
