@@ -17,8 +17,10 @@ export const SUPPORTED_TLS_OPTIONS: readonly string[] = Object.keys(constants)
 
 export const parseTlsOption = (value: string): TlsOptionSetting => {
   const clear = value.startsWith('-');
-  const name = (clear ? value.slice(1) : value).toUpperCase();
-  if (flagValue(name) === undefined) throw new OptionValueError('Illegal TLS option');
+  const wanted = (clear ? value.slice(1) : value).toUpperCase();
+  // Case-insensitive, as stunnel: OpenSSL's own names are mixed-case (NO_TLSv1_3).
+  const name = SUPPORTED_TLS_OPTIONS.find((candidate) => candidate.toUpperCase() === wanted);
+  if (name === undefined) throw new OptionValueError('Illegal TLS option');
   return { name, clear };
 };
 
