@@ -24,6 +24,8 @@ const formatNullableEndpoint = (endpoint: Endpoint | null): string => (endpoint 
 export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
 
 const RELAY_HIGH_WATER_MARK_BYTES = 256 * 1024;
+/** Any long period: the interval only holds the event loop open. */
+const KEEP_ALIVE_INTERVAL_MS = 60 * 60 * 1000;
 /** The reload result in the state file is for the operator's eyes: a bounded summary. */
 const MAX_RELOAD_MESSAGE_LENGTH = 4096;
 /** Counters change with every connection; the state file is rewritten at most this often for them. */
@@ -74,6 +76,7 @@ class Worker {
   private logId = 'ui';
   private publishTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  private keepAlive: NodeJS.Timeout | undefined;
   private metricsServer: Server | undefined;
   private actions: Promise<void> = Promise.resolve();
   private resolveStopped!: (code: number) => void;
@@ -169,6 +172,9 @@ class Worker {
     }
     this.log(6, 'Accepting new connections');
     this.logger.flush();
+    // Signal handlers do not keep Node's loop alive: a worker whose services are all exec+connect
+    // has no listener, and would exit when its last connection ended. It lives until told to stop.
+    this.keepAlive = setInterval(() => undefined, KEEP_ALIVE_INTERVAL_MS);
     setSignalDispatcher((signal, action) => this.enqueue(signal, action));
     return undefined;
   }
@@ -305,6 +311,7 @@ class Worker {
       this.log(7, `Removed pid file ${this.pidPath}`);
     }
     this.logger.close();
+    clearInterval(this.keepAlive);
     this.resolveStopped(0);
   }
 

@@ -63,6 +63,9 @@ describe('exec and execArgs: stunnel4 and stunnelctl agree; the parts not implem
       writeFixture('exec-connect.conf', { ...shared, ACCEPT_PORT: port, LOG_FILE: files.log, PID_FILE: files.pid }, files.config);
       const started = await tryStartEngine(kind, files);
       assert.ok(started.ok, `${kind} runs exec-connect.conf: ${started.ok ? '' : started.stderr}`);
+      // The backend is plain, so the program's TLS connection fails; the engine must outlive it.
+      await started.engine.waitForLine(/^Connection (reset|closed)/);
+      assert.equal(started.engine.process.exitStatus(), undefined, `${kind} keeps running after its exec+connect connection ended`);
       await started.engine.stop();
     }
   });
