@@ -181,7 +181,6 @@ const buildService = (
   }
   if (endpoints > 2) fail('Each service must define two endpoints');
   if (exec !== null && connect.length === 0 && client) fail('"exec" with "accept" is supported in server sections only (TLS in, local program out)');
-  if (exec !== null && connect.length > 0 && !client) fail('exec+connect services are supported with "client = yes" only (local program, TLS out)');
 
   const service: ServiceConfig = {
     name: section.name,

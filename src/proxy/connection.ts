@@ -69,6 +69,8 @@ export class ProxyConnection implements LiveConnection {
   private readonly local: Duplex;
   private readonly peer: string;
   private tls: TLSSocket | undefined;
+  /** The TCP socket under `tls`, once there is one. */
+  private tlsRaw: Duplex | undefined;
   /** The plain leg of a server-mode connection: the target socket, or an exec'd program's stdio. */
   private remote: Duplex | undefined;
   private target: string | null = null;
@@ -107,14 +109,15 @@ export class ProxyConnection implements LiveConnection {
     this.service.counters.total += 1;
     this.log(5, this.local instanceof Socket ? `Service [${this.service.name}] accepted connection from ${this.peer}` : `Service [${this.service.name}] started ${this.peer}`);
     if (this.local instanceof Socket) applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
-    if (this.service.config.client) {
+    // Plain side first (client mode, or an exec+connect program): connect, then TLS on the way out.
+    if (this.service.config.client || !(this.local instanceof Socket)) {
       this.local.on('error', (error) => this.fail(`readsocket: ${formatSystemError(error)}`, 6));
       this.local.on('close', () => this.onSideClosed());
       // Plain bytes that arrive before the TLS connection is up wait in the socket, unread.
       this.local.pause();
       this.connectTarget(0, this.service.targetOrder().targets);
     } else {
-      this.acceptTls();
+      this.acceptTls(this.acceptedSocket, (tls) => this.onServerHandshake(tls));
     }
   }
 
@@ -169,10 +172,15 @@ export class ProxyConnection implements LiveConnection {
 
   // --- server mode: TLS in ---------------------------------------------------------------------
 
-  private acceptTls(): void {
+  /**
+   * The TLS server handshake on `raw`: the accepted socket, or (exec+connect in server mode) the
+   * outgoing one; `onSecure` runs once the handshake is done.
+   */
+  private acceptTls(raw: Socket, onSecure: (tls: TLSSocket) => void): void {
     const { verify } = this.service.config;
     const service = this.service;
-    const tls = new TLSSocket(this.acceptedSocket, {
+    this.tlsRaw = raw;
+    const tls = new TLSSocket(raw, {
       isServer: true,
       secureContext: service.secureContext,
       requestCert: verify.request,
@@ -199,42 +207,47 @@ export class ProxyConnection implements LiveConnection {
     tls.once('secure', () => {
       this.clearBusyTimer();
       this.handshakeDone = true;
-      const serverName = (tls as TLSSocket & { servername?: string | false }).servername;
-      const secondary = typeof serverName === 'string' ? this.service.findSniSecondary(serverName) : undefined;
-      if (secondary !== undefined) {
-        this.route = secondary;
-        this.log(6, `SNI: switched to service [${secondary.name}]`);
-      }
-      if (!this.verifyPeer(tls, 'SSL_accept')) return;
-      this.logHandshake(tls, 'accepted');
-      // Bytes the client sends before the target is connected stay buffered in the TLS socket.
-      tls.pause();
-      if (this.route.config.exec !== null && !this.redirected) {
-        this.startProgram(tls);
-        return;
-      }
-      const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
-      this.connectTarget(0, targets);
+      onSecure(tls);
     });
+  }
+
+  /** Server mode, after the handshake: SNI routing, verification, then the target or program. */
+  private onServerHandshake(tls: TLSSocket): void {
+    const serverName = (tls as TLSSocket & { servername?: string | false }).servername;
+    const secondary = typeof serverName === 'string' ? this.service.findSniSecondary(serverName) : undefined;
+    if (secondary !== undefined) {
+      this.route = secondary;
+      this.log(6, `SNI: switched to service [${secondary.name}]`);
+    }
+    if (!this.verifyPeer(tls, 'SSL_accept')) return;
+    this.logHandshake(tls, 'accepted');
+    // Bytes the client sends before the target is connected stay buffered in the TLS socket.
+    tls.pause();
+    if (this.route.config.exec !== null && !this.redirected) {
+      this.startProgram(tls);
+      return;
+    }
+    const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
+    this.connectTarget(0, targets);
   }
 
   /** Errors and closes of the TLS side, before the handshake (a handshake failure) and after. */
   private watchTlsSocket(tls: TLSSocket, operation: 'SSL_accept' | 'SSL_connect'): void {
     tls.on('error', (error) => {
-      this.handshakeFailure ??= 'tls_error';
-      this.fail(`${this.relaying() ? 'SSL_read' : operation}: ${describeTlsError(error)}`);
+    this.handshakeFailure ??= 'tls_error';
+    this.fail(`${this.relaying() ? 'SSL_read' : operation}: ${describeTlsError(error)}`);
     });
     tls.on('close', () => {
-      this.handshakeFailure ??= 'peer_closed';
-      if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
-      else this.onSideClosed();
+    this.handshakeFailure ??= 'peer_closed';
+    if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
+    else this.onSideClosed();
     });
     // The sockets are half-open capable, so a peer that gives up mid-handshake arrives as `end`, not
     // `close`; without this it would hold its slot until the handshake deadline.
     tls.on('end', () => {
-      if (this.handshakeDone) return;
-      this.handshakeFailure ??= 'peer_closed';
-      this.fail(`${operation}: Peer suddenly disconnected`);
+    if (this.handshakeDone) return;
+    this.handshakeFailure ??= 'peer_closed';
+    this.fail(`${operation}: Peer suddenly disconnected`);
     });
   }
 
@@ -278,6 +291,7 @@ export class ProxyConnection implements LiveConnection {
       this.log(5, `Service [${this.service.name}] connected remote server from ${formatAddress(socket.localAddress, socket.localPort)}`);
       applySocketOptions(socket, this.service.config.socketOptions, ['r']);
       if (this.service.config.client) this.startClientTls(socket, endpoint);
+      else if (!(this.local instanceof Socket)) this.acceptTlsOnOutgoing(socket);
       else this.onServerTargetConnected(socket);
     });
   }
@@ -313,12 +327,23 @@ export class ProxyConnection implements LiveConnection {
     this.startRelay(tls, stdio);
   }
 
+  /** exec+connect in server mode: the target is the TLS client; the program is the plain side. */
+  private acceptTlsOnOutgoing(socket: Socket): void {
+    this.remote = socket;
+    this.acceptTls(socket, (tls) => {
+      if (!this.verifyPeer(tls, 'SSL_accept')) return;
+      this.logHandshake(tls, 'accepted');
+      this.startRelay(tls, this.local);
+    });
+  }
+
   // --- client mode: TLS out ---------------------------------------------------------------------
 
   private startClientTls(socket: Socket, endpoint: Endpoint): void {
     const config = this.service.config;
     const host = endpoint.kind === 'inet' ? endpoint.host : 'localhost';
     const sni = config.sni ?? (isIP(host) === 0 ? host : null);
+    this.tlsRaw = socket;
     const tls = tlsConnect({
       socket,
       secureContext: this.service.secureContext,
@@ -492,7 +517,7 @@ export class ProxyConnection implements LiveConnection {
   private checkDone(): void {
     if (this.finished || !this.tlsEnded || !this.plainEnded) return;
     const tls = this.tls;
-    const plain = this.service.config.client ? this.local : this.remote;
+    const plain = this.tlsRaw === this.local ? this.remote : this.local;
     if (tls?.writableFinished === true && plain?.writableFinished === true) {
       this.finish('closed');
       return;
@@ -519,16 +544,16 @@ export class ProxyConnection implements LiveConnection {
    */
   private closeSockets(reset: boolean): string {
     const client = this.service.config.client;
-    const tlsRaw = client ? this.remote : this.local;
-    const plain = client ? this.local : this.remote;
+    const tlsRaw = this.tlsRaw ?? (client ? this.remote : this.local);
+    const plain = tlsRaw === this.local ? this.remote : this.local;
     // A refused peer certificate ends with a fatal alert: that side is closed, as in stunnel 5.68+.
     const alerted = this.handshakeFailure === 'certificate_rejected' || this.handshakeFailure === 'no_certificate';
     const resetTls = reset && !alerted;
     // stunnel's status word: one word when both sockets ended alike, else OUTGOING/ACCEPTED.
     const tlsWord = resetTls ? 'reset' : 'closed';
     const plainWord = reset ? 'reset' : 'closed';
-    const outgoing = client ? tlsWord : plainWord;
-    const accepted = client ? plainWord : tlsWord;
+    const outgoing = tlsRaw === this.remote ? tlsWord : plainWord;
+    const accepted = tlsRaw === this.remote ? plainWord : tlsWord;
     const word = outgoing === accepted ? accepted : `${outgoing}/${accepted}`;
     this.closeSocketsNow(reset, resetTls, tlsRaw, plain);
     return word;

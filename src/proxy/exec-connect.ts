@@ -1,6 +1,6 @@
 // exec+connect services (`exec` and `connect`, no `accept`): the program is started with the worker,
-// its stdin/stdout relayed over TLS to the `connect` target, and restarted after `retry` when the
-// connection ends. A reload stops the old loops from restarting; their live connection runs on.
+// its stdin/stdout relayed over TLS to the `connect` target (as TLS client with `client = yes`, else
+// as TLS server on the outgoing connection), and restarted after `retry` when the connection ends. A reload stops the old loops from restarting; their live connection runs on.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log/logger.js';
 import { ProxyConnection, spawnProgram } from './connection.js';

@@ -2,6 +2,8 @@
 // its stdout reaches the TLS target and the target's reply reaches its stdin; `retry` restarts it
 // after each connection.
 import { after, before, describe, it } from 'node:test';
+import { createServer, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +51,41 @@ describe('exec+connect', () => {
     } finally {
       // Stopping clears the retry timer: a timer left behind would keep this test file from exiting.
       running.stop();
+    }
+  });
+
+  it('in server mode speaks TLS as the server on the outgoing connection: the target is the TLS client', async () => {
+    // The target accepts TCP and then runs a TLS *client* handshake over it, sending a line.
+    const received: string[] = [];
+    const target = createServer((raw: Socket) => {
+      raw.on('error', () => undefined);
+      const tls = connectTls({ socket: raw, rejectUnauthorized: false }, () => tls.write('from the tls client\n'));
+      tls.on('error', () => undefined);
+      tls.on('data', (chunk: Buffer) => {
+        received.push(chunk.toString());
+        tls.end();
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const address = target.address();
+    const targetPort = typeof address === 'object' && address !== null ? address.port : 0;
+    const server = await createSelfSigned(dir, 'exec-server', 'exec-server.example');
+    const echo = join(dir, 'reply.sh');
+    // Reads the client's line from stdin, answers on stdout.
+    writeFileSync(echo, '#!/bin/sh\nread line\necho "program got: $line"\n');
+    chmodSync(echo, 0o755);
+    const running = await startEngine({
+      dir,
+      name: 'exec-connect-server',
+      config: [...GLOBAL_LINES, '[reverse]', `exec = ${echo}`, `connect = 127.0.0.1:${targetPort}`, `cert = ${server.pemFile}`],
+    });
+    try {
+      await waitFor(() => received.join('').includes('\n') || undefined, { what: 'the program\'s answer at the TLS client', timeoutMs: 10_000 });
+      assert.equal(received.join(''), 'program got: from the tls client\n');
+      assert.ok(running.lines().some((line) => line.text === 'TLS accepted: new session negotiated'), 'the engine was the TLS server');
+    } finally {
+      running.stop();
+      target.close();
     }
   });
 });
