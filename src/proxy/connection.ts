@@ -518,7 +518,10 @@ export class ProxyConnection implements LiveConnection {
     if (this.finished || !this.tlsEnded || !this.plainEnded) return;
     const tls = this.tls;
     const plain = this.tlsRaw === this.local ? this.remote : this.local;
-    if (tls?.writableFinished === true && plain?.writableFinished === true) {
+    // Done only when every byte handed to each side has been flushed to it (or that side is gone):
+    // ending earlier would destroy a socket with relayed bytes still in its write buffer.
+    const flushed = (stream: Duplex | undefined): boolean => stream === undefined || stream.writableFinished || stream.destroyed;
+    if (flushed(tls) && flushed(plain)) {
       this.finish('closed');
       return;
     }
@@ -532,7 +535,8 @@ export class ProxyConnection implements LiveConnection {
 
   private onSideClosed(): void {
     if (this.finished) return;
-    if (this.tlsEnded && this.plainEnded) this.finish('closed');
+    // Both directions ended: the other side may still be flushing what it was given.
+    if (this.tlsEnded && this.plainEnded) this.checkDone();
     else if (this.relaying() || this.service.config.client) this.finish('reset');
   }
 
