@@ -1,9 +1,8 @@
 // What `stunnelctl switch-logfile` does (STUNNEL.SWITCH-LOGFILE), loaded only when it runs.
-import { loadHome } from '../../control/home.js';
 import { switchWorkerLog } from '../../control/log-switch.js';
 import type { CliContext } from '../context.js';
-import { createLockEvents } from '../io.js';
-import { createLockWaitMs, resolveHome, toMilliseconds, type HomeOptions, type TimeoutOptions } from '../options.js';
+import type { HomeOptions, TimeoutOptions } from '../options.js';
+import { createWorkerRequest } from './worker-request.js';
 
 export interface SwitchLogfileOptions extends HomeOptions, TimeoutOptions {
   json?: boolean;
@@ -11,18 +10,7 @@ export interface SwitchLogfileOptions extends HomeOptions, TimeoutOptions {
 
 export const runSwitchLogfile = async (options: SwitchLogfileOptions, context: CliContext): Promise<void> => {
   const { report } = context;
-  const directory = resolveHome(options, context.io);
-  const { files } = loadHome(directory);
-  const timeoutMs = toMilliseconds(options.timeout);
-  const outcome = await switchWorkerLog({
-    homeDirectory: directory,
-    lock: files,
-    lockWaitMs: createLockWaitMs(timeoutMs),
-    lockEvents: createLockEvents(report, directory),
-    configPath: files.config,
-    defaults: files,
-    timeoutMs,
-  });
+  const outcome = await switchWorkerLog(createWorkerRequest(options, context));
   if (options.json === true) {
     report.line(JSON.stringify({ pid: outcome.pid, log: outcome.logPath, archived: outcome.archivedPath ?? null }, null, 2));
     return;
