@@ -1,6 +1,6 @@
 // Lines -> raw sections: looks every option up in the option table, parses its value, enforces
 // where it may stand, and collects every problem at once (stunnel stops at the first).
-import { formatDiagnostic, OptionValueError, type Diagnostic } from './diagnostics.js';
+import { OptionValueError, type Diagnostic } from './diagnostics.js';
 import type { ConfigLine } from './lexer.js';
 import { findOption, type OptionSpec, type ParseContext } from './options.js';
 
@@ -92,5 +92,3 @@ const storeValue = (options: RawOptions, spec: OptionSpec, value: RawValue): voi
   if (spec.repeatable === true && existing !== undefined) existing.push(value);
   else options.set(spec.name, [value]);
 };
-
-export const formatDiagnostics = (diagnostics: readonly Diagnostic[]): string[] => diagnostics.map(formatDiagnostic);

@@ -1,10 +1,6 @@
 // stunnel's log line format: `YYYY.MM.DD HH:MM:SS LOG<level>[<id>]: <text>`, local time, 1 s
 // resolution; text truncated to 1024 characters with non-printable characters replaced by '.'.
 
-export const LOG_LEVEL = {
-  EMERG: 0, ALERT: 1, CRIT: 2, ERR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7,
-} as const;
-
 const MAX_TEXT_LENGTH = 1024;
 const pad = (value: number, width = 2): string => String(value).padStart(width, '0');
 

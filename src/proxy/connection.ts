@@ -82,6 +82,8 @@ export class ProxyConnection implements LiveConnection {
   private finished = false;
   private busyTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Bytes flow both ways: errors and closes from now on are transfer events, not handshake ones. */
+  private relayStarted = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
@@ -362,7 +364,7 @@ export class ProxyConnection implements LiveConnection {
     tls.once('secureConnect', () => {
       this.clearBusyTimer();
       this.handshakeDone = true;
-      if (!this.verifyPeer(tls, 'SSL_connect', host)) return;
+      if (!this.verifyPeer(tls, 'SSL_connect')) return;
       this.logHandshake(tls, 'connected');
       this.startRelay(tls, this.local);
     });
@@ -378,7 +380,7 @@ export class ProxyConnection implements LiveConnection {
   // --- verification and handshake log lines -------------------------------------------------------
 
   /** stunnel's verifyChain / verifyPeer / requireCert / checkHost, with its log lines. */
-  private verifyPeer(tls: TLSSocket, operation: string, connectHost?: string): boolean {
+  private verifyPeer(tls: TLSSocket, operation: string): boolean {
     const { verify, client } = this.service.config;
     if (!client && !verify.request) return true;
     if (client && !verify.verifyChain && !verify.verifyPeer) return true;
@@ -403,7 +405,7 @@ export class ProxyConnection implements LiveConnection {
       this.log(4, 'CERT: Certificate not found in local repository');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`);
     }
-    if (!this.subjectChecksPass(certificate, connectHost)) {
+    if (!this.subjectChecksPass(certificate)) {
       this.log(4, 'CERT: Subject checks failed');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`);
     }
@@ -412,7 +414,7 @@ export class ProxyConnection implements LiveConnection {
     return true;
   }
 
-  private subjectChecksPass(certificate: PeerCertificate, _connectHost: string | undefined): boolean {
+  private subjectChecksPass(certificate: PeerCertificate): boolean {
     const { checkHost, checkIP, checkEmail } = this.service.config.verify;
     if (checkHost.length + checkIP.length + checkEmail.length === 0) return true;
     if (checkHost.some((host) => checkServerIdentity(host, certificate) === undefined)) return true;
@@ -450,7 +452,7 @@ export class ProxyConnection implements LiveConnection {
   // --- the relay ----------------------------------------------------------------------------------
 
   private relaying(): boolean {
-    return this.idleTimer !== undefined || this.tlsEnded || this.plainEnded;
+    return this.relayStarted || this.tlsEnded || this.plainEnded;
   }
 
   /**
@@ -460,6 +462,7 @@ export class ProxyConnection implements LiveConnection {
    * directions have ended and both writes have been flushed.
    */
   private startRelay(tls: TLSSocket, plain: Duplex): void {
+    this.relayStarted = true;
     this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
     tls.on('data', (chunk: Buffer) => {
       this.bytesToSocket += chunk.length;
@@ -501,11 +504,8 @@ export class ProxyConnection implements LiveConnection {
 
   private armIdleTimer(delayMs: number): void {
     const idleMs = this.service.config.timeouts.idle * MS_PER_SECOND;
-    if (idleMs < 0) {
-      // Negative TIMEOUTidle means never; a marker timer keeps `relaying()` true.
-      this.idleTimer = setTimeout(() => undefined, 0);
-      return;
-    }
+    // Negative TIMEOUTidle means never.
+    if (idleMs < 0) return;
     // One timer per connection, re-armed only when it fires: no per-chunk timer work.
     this.idleTimer = setTimeout(() => {
       const idleFor = Date.now() - this.lastActivityMs;

@@ -57,8 +57,6 @@ export class ProxyEngine {
   logId = 'main';
   /** Worker-wide connection limit (`maxConnections`); 0 = none. */
   maxConnections = 0;
-  /** Connections refused by a limit since start. */
-  rejected = 0;
   /** What the open-file limit allows (stunnel's "Clients allowed"); undefined = unlimited. */
   private descriptorCeiling: number | undefined;
   /** Called whenever counters change, so the worker can publish its state (debounced there). */
@@ -257,7 +255,6 @@ export class ProxyEngine {
     const limit = this.rejectionLimit(service);
     if (limit !== undefined) {
       // Refused before any TLS work: an overload costs an accept and a close, nothing more.
-      this.rejected += 1;
       service.counters.rejected += 1;
       this.logger.log(4, this.logId, `Service [${service.name}]: Connection rejected: too many clients (>=${limit})`, service.logLevel);
       socket.on('error', () => undefined);

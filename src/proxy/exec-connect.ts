@@ -18,7 +18,6 @@ export class ExecConnectLoop {
   private readonly logId: string;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  private child: ChildProcess | undefined;
 
   constructor(service: RuntimeService, logger: Logger, registry: ConnectionRegistry, onActivity: () => void, logId: string) {
     this.service = service;
@@ -34,7 +33,6 @@ export class ExecConnectLoop {
     const program = exec ?? '';
     const [argv0, ...args] = execArgs;
     const { child, stdio } = spawnProgram(program, argv0, args, {});
-    this.child = child;
     child.on('error', (error) => this.logger.log(3, this.logId, `Service [${this.service.name}]: Failed to execute ${program}: ${error.message}`));
     const connection = new ProxyConnection(stdio, this.service, {
       logger: this.logger,

@@ -32,10 +32,6 @@ export class SessionCache {
       this.entries.delete(oldest);
     }
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { EngineError, ProxyEngine } from '../proxy/engine.js';
 import { formatSystemError } from '../proxy/system-error.js';
 import { setSignalDispatcher, type WorkerAction } from './signals.js';
 import {
-  readProcessStartTicks, removeFileIfPresent, stateFilePathFor, stopRequestPathFor, takeStopRequest, writeFileAtomic,
+  createInitialState, readProcessStartTicks, removeFileIfPresent, stateFilePathFor, stopRequestPathFor, takeStopRequest, writeFileAtomic,
   writeStateFile, type WorkerState,
 } from './state-file.js';
 import { ENGINE_BANNER, TLS_BANNER } from './version.js';
@@ -120,6 +120,15 @@ class Worker {
       this.logger.dumpStartupLinesToStderr();
       return 1;
     }
+    // The state exists before the engine starts (exec+connect services count from the first moment);
+    // it is published once the pid and state paths are known.
+    this.state = createInitialState({
+      pid: process.pid,
+      processStartTicks: readProcessStartTicks(process.pid),
+      configFile: config.file,
+      jobClass: process.env.STUNNELCTL_JOB_CLASS ?? null,
+      logFile: config.global.output,
+    });
     try {
       await this.engine.start(config);
     } catch (error) {
@@ -143,26 +152,6 @@ class Worker {
     this.logger.open({ file: config.global.output, mode: config.global.log, stderr: config.global.foreground === 'yes' || config.global.output === null });
     this.pidPath = config.global.pid;
     this.statePath = this.pidPath === null ? null : stateFilePathFor(this.pidPath);
-    const now = new Date().toISOString();
-    this.state = {
-      version: 1,
-      pid: process.pid,
-      processStartTicks: readProcessStartTicks(process.pid),
-      startedAt: now,
-      updatedAt: now,
-      configFile: config.file,
-      jobClass: process.env.STUNNELCTL_JOB_CLASS ?? null,
-      status: 'running',
-      logFile: config.global.output,
-      configGeneration: 1,
-      reloadSeq: 0,
-      lastReload: null,
-      logReopenSeq: 0,
-      connDumpSeq: 0,
-      connections: [],
-      connectionsAt: null,
-      services: [],
-    };
     // The state file first, then the pid file: the CLI treats the pid file as "ready", and by then
     // the state it will read to prove the pid must already exist.
     this.publishState();
@@ -316,8 +305,6 @@ class Worker {
   }
 
   private schedulePublish(): void {
-    // exec+connect services start with the engine, before the state exists: the first publish covers them.
-    if ((this.state as WorkerState | undefined) === undefined) return;
     if (this.publishTimer !== undefined || this.state.status === 'stopping') return;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;

@@ -60,6 +60,32 @@ export interface WorkerState {
   services: ServiceState[];
 }
 
+/** The state of a worker that has just started: counters at zero, generation 1. */
+export const createInitialState = (fields: {
+  pid: number;
+  processStartTicks: string | null;
+  configFile: string;
+  jobClass: string | null;
+  logFile: string | null;
+}): WorkerState => {
+  const now = new Date().toISOString();
+  return {
+    version: STATE_FILE_VERSION,
+    ...fields,
+    startedAt: now,
+    updatedAt: now,
+    status: 'running',
+    configGeneration: 1,
+    reloadSeq: 0,
+    lastReload: null,
+    logReopenSeq: 0,
+    connDumpSeq: 0,
+    connections: [],
+    connectionsAt: null,
+    services: [],
+  };
+};
+
 export const stateFilePathFor = (pidFilePath: string): string => `${pidFilePath}.state`;
 
 /** Field 22 (starttime, clock ticks since boot) of /proc/PID/stat, or null when the process is gone. */
