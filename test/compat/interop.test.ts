@@ -23,7 +23,6 @@ import { runOnEngine, runScenario } from './support/scenario.js';
 
 const MIB = 1024 * 1024;
 const VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
-type Version = (typeof VERSIONS)[number];
 const KEY_TYPES = ['RSA', 'ECDSA'] as const;
 type KeyType = (typeof KEY_TYPES)[number];
 

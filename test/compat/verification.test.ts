@@ -4,7 +4,6 @@
 // / `Rejected by CERT at depth=0` lines; in client mode, checkHost stops a server whose certificate
 // names another host.
 import { after, before, describe, it } from 'node:test';
-import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { startEchoServer } from '../helpers/echo-server.js';

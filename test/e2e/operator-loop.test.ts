@@ -19,6 +19,7 @@ import type { LogLine } from '../helpers/stunnel-log.js';
 import { openNodeTlsSession, tlsRoundTrip } from '../helpers/tls-peers.js';
 import type { NodeTlsSession } from '../helpers/tls-peers.js';
 import { waitFor } from '../helpers/wait.js';
+import type { ConnectionInfo } from '../../src/worker/state-file.js';
 
 const SERVICE = 'MT9750';
 const SECOND_SERVICE = 'second';
@@ -26,18 +27,7 @@ const JOB_CLASS = '*BATCH';
 const NICE_MAX = 19;
 
 interface LogConnJson {
-  connections: Array<{
-    id: string;
-    service: string;
-    peer: string;
-    target: string | null;
-    tlsVersion: string | null;
-    cipher: string | null;
-    bytesToTls: number;
-    bytesToSocket: number;
-    ageMs: number;
-    idleMs: number;
-  }>;
+  connections: ConnectionInfo[];
 }
 
 /** The state file the worker publishes (ARCHITECTURE.md); only the fields this test reads. */

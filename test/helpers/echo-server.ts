@@ -63,10 +63,15 @@ export interface SinkSourceBackend extends Backend {
  * Hashes everything each connection sends. With `reply`, writes it to every connection at once and
  * then half-closes; without, half-closes when the peer has.
  */
-export const startSinkSourceServer = (options: { reply?: Buffer } = {}): Promise<SinkSourceBackend> => {
-  const results = new Map<number, { promise: Promise<ReceivedStream>; resolve: (value: ReceivedStream) => void; reject: (error: Error) => void }>();
+/**
+ * Hashes what each connection sends until its peer half-closes; `received(index)` resolves then, or
+ * rejects if the connection closes first. With `reply`, writes it at once and half-closes; without,
+ * half-closes when the peer has. Connection indexes are given by the caller (accept order).
+ */
+export const createStreamRecorder = (label: string) => {
+  const slots = new Map<number, { promise: Promise<ReceivedStream>; resolve: (value: ReceivedStream) => void; reject: (error: Error) => void }>();
   const slot = (index: number) => {
-    let entry = results.get(index);
+    let entry = slots.get(index);
     if (entry === undefined) {
       let resolve!: (value: ReceivedStream) => void;
       let reject!: (error: Error) => void;
@@ -77,24 +82,36 @@ export const startSinkSourceServer = (options: { reply?: Buffer } = {}): Promise
       // Connections no test asks about may fail; only an awaited failure should fail a test.
       promise.catch(() => undefined);
       entry = { promise, resolve, reject };
-      results.set(index, entry);
+      slots.set(index, entry);
     }
     return entry;
   };
-  return startBackend((socket, index) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    socket.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    socket.once('end', () => {
-      slot(index).resolve({ bytes, sha256: hash.digest('hex') });
-      if (options.reply === undefined) socket.end();
-    });
-    socket.once('close', () => slot(index).reject(new Error(`backend connection ${index} closed before its peer half-closed (received ${bytes} bytes)`)));
-    if (options.reply !== undefined) socket.end(options.reply);
-  }).then((backend) => ({ ...backend, received: (index: number) => slot(index).promise }));
+  return {
+    record(socket: Socket, index: number, reply: Buffer | undefined): void {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      socket.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+      });
+      socket.once('end', () => {
+        slot(index).resolve({ bytes, sha256: hash.digest('hex') });
+        if (reply === undefined) socket.end();
+      });
+      socket.once('close', () => slot(index).reject(new Error(`${label} connection ${index} closed before its peer half-closed (received ${bytes} bytes)`)));
+      if (reply !== undefined) socket.end(reply);
+    },
+    received: (index: number): Promise<ReceivedStream> => slot(index).promise,
+  };
+};
+
+/**
+ * Hashes everything each connection sends. With `reply`, writes it to every connection at once and
+ * then half-closes; without, half-closes when the peer has.
+ */
+export const startSinkSourceServer = (options: { reply?: Buffer } = {}): Promise<SinkSourceBackend> => {
+  const recorder = createStreamRecorder('backend');
+  return startBackend((socket, index) => recorder.record(socket, index, options.reply)).then((backend) => ({ ...backend, received: recorder.received }));
 };
 
 /**

@@ -5,22 +5,13 @@ import { join } from 'node:path';
 import { formatResult, isProcessAlive, readProcessArgv, runCli, stopPid } from './processes.js';
 import type { CommandResult, RunOptions } from './processes.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
+import type { StatusFiles } from '../../src/control/status-report.js';
 import { readPid } from './worker.js';
 
 const CLEANUP_STOP_TIMEOUT_MS = 15_000;
 
-export interface HomeFiles {
-  home: string;
-  config: string;
-  pid: string;
-  state: string;
-  log: string;
-  syslst: string;
-  jobFile: string;
-  jobClasses: string;
-  testPem: string;
-  serverPem: string;
-}
+/** The home's files as `status --json` reports them (the product's own type). */
+export type HomeFiles = StatusFiles;
 
 export interface StatusServiceJson {
   name: string;

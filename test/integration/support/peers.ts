@@ -1,13 +1,13 @@
 // The peers of an in-process engine on loopback: Node TLS and raw TCP clients that report how their
 // connection ended, and a TLS backend (for client mode) that hashes what it receives and can answer
 // with a fixed payload. No side effects on import.
-import { createHash } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { LOOPBACK, closeServer, portOf } from '../../helpers/ports.js';
 import { withTimeout } from '../../helpers/wait.js';
+import { createStreamRecorder } from '../../helpers/echo-server.js';
 import type { StreamDigest } from './streams.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -134,40 +134,14 @@ export interface TlsBackend {
 export const startTlsBackend = (options: { cert: Buffer; key: Buffer; reply?: Buffer }): Promise<TlsBackend> =>
   new Promise((resolve, reject) => {
     const sockets = new Set<Socket>();
-    const results: Array<{ promise: Promise<StreamDigest>; resolve: (value: StreamDigest) => void; reject: (error: Error) => void }> = [];
-    const slot = (index: number) => {
-      let entry = results[index];
-      if (entry === undefined) {
-        let resolveSlot!: (value: StreamDigest) => void;
-        let rejectSlot!: (error: Error) => void;
-        const promise = new Promise<StreamDigest>((res, rej) => {
-          resolveSlot = res;
-          rejectSlot = rej;
-        });
-        promise.catch(() => undefined);
-        entry = { promise, resolve: resolveSlot, reject: rejectSlot };
-        results[index] = entry;
-      }
-      return entry;
-    };
+    const recorder = createStreamRecorder('TLS backend');
     let accepted = 0;
     let secure = 0;
     const server = createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, (socket: TLSSocket) => {
       const index = secure;
       secure += 1;
-      const hash = createHash('sha256');
-      let bytes = 0;
-      socket.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-      });
-      socket.once('end', () => {
-        slot(index).resolve({ bytes, sha256: hash.digest('hex') });
-        if (options.reply === undefined) socket.end();
-      });
-      socket.once('close', () => slot(index).reject(new Error(`TLS backend connection ${index} closed before its peer half-closed (received ${bytes} bytes)`)));
       socket.on('error', () => socket.destroy());
-      if (options.reply !== undefined) socket.end(options.reply);
+      recorder.record(socket, index, options.reply);
     });
     server.on('connection', (socket: Socket) => {
       accepted += 1;
@@ -182,7 +156,7 @@ export const startTlsBackend = (options: { cert: Buffer; key: Buffer; reply?: Bu
         port: portOf(server),
         connectionCount: () => accepted,
         secureCount: () => secure,
-        received: (index) => slot(index).promise,
+        received: recorder.received,
         close: async () => {
           for (const socket of sockets) socket.destroy();
           await closeServer(server);

@@ -10,7 +10,7 @@ import { StunnelctlError } from '../../../src/errors.js';
 import { requestFromWorker } from '../../../src/control/worker-signals.js';
 import { stopWorker } from '../../../src/control/worker-stop.js';
 import type { WorkerFiles } from '../../../src/control/worker-presence.js';
-import { STATE_FILE_VERSION, readProcessStartTicks, readStateFile, writeStateFile } from '../../../src/worker/state-file.js';
+import { createInitialState, readProcessStartTicks, readStateFile, writeStateFile } from '../../../src/worker/state-file.js';
 import { readProcessArgv, startProcess, stopProcess, type StartedProcess } from '../../helpers/processes.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -52,25 +52,13 @@ const startFakeWorker = async (mode: 'obedient' | 'deaf'): Promise<StartedProces
     what: 'the fake worker to install its handlers',
   });
   writeFileSync(files.pidPath, `${worker.pid}\n`);
-  writeStateFile(files.statePath, {
-    version: STATE_FILE_VERSION,
+  writeStateFile(files.statePath, createInitialState({
     pid: worker.pid,
     processStartTicks: readProcessStartTicks(worker.pid),
-    startedAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
     configFile: files.configPath,
     jobClass: '*STD',
-    status: 'running',
     logFile: null,
-    configGeneration: 1,
-    reloadSeq: 0,
-    lastReload: null,
-    logReopenSeq: 0,
-    connDumpSeq: 0,
-    connections: [],
-    connectionsAt: null,
-    services: [],
-  });
+  }));
   return worker;
 };
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive, isWorkerCommandLine, proveWorkerIdentity } from '../../../src/control/worker-identity.js';
 import { clearStaleWorkerFiles, inspectWorker, type WorkerFiles } from '../../../src/control/worker-presence.js';
-import { STATE_FILE_VERSION, readProcessStartTicks, writeStateFile, type WorkerState } from '../../../src/worker/state-file.js';
+import { createInitialState, readProcessStartTicks, writeStateFile, type WorkerState } from '../../../src/worker/state-file.js';
 import { readProcessArgv, startProcess, stopProcess, type StartedProcess } from '../../helpers/processes.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -26,25 +26,8 @@ after(() => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-const createState = (pid: number, processStartTicks: string | null): WorkerState => ({
-  version: STATE_FILE_VERSION,
-  pid,
-  processStartTicks,
-  startedAt: new Date().toISOString(),
-  updatedAt: new Date().toISOString(),
-  configFile: files.configPath,
-  jobClass: '*STD',
-  status: 'running',
-  logFile: null,
-  configGeneration: 1,
-  reloadSeq: 0,
-  lastReload: null,
-  logReopenSeq: 0,
-  connDumpSeq: 0,
-  connections: [],
-  connectionsAt: null,
-  services: [],
-});
+const createState = (pid: number, processStartTicks: string | null): WorkerState =>
+  createInitialState({ pid, processStartTicks, configFile: files.configPath, jobClass: '*STD', logFile: null });
 
 /** A process whose command line looks like `node ... run <conf>`, as the job file's worker does. */
 const startLookAlike = async (): Promise<StartedProcess> => {
