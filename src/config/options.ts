@@ -41,6 +41,9 @@ const unsupported = (name: string, scope: OptionScope, reason: string, summary: 
   name, scope, parse: text, defaultText: 'none', summary, unsupported: reason,
 });
 
+/** A bound well above any core count the worker would run on; more processes only cost memory. */
+export const MAX_ENGINE_PROCESSES = 64;
+
 const NOT_ON_NODE = 'is not supported by stunnelctl (Node.js TLS has no equivalent)';
 
 export const OPTIONS: readonly OptionSpec[] = [
@@ -61,6 +64,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'metrics', scope: 'global', parse: (value) => parseEndpoint(value, '127.0.0.1'), defaultText: 'none (off)', summary: 'Prometheus metrics listener [HOST:]PORT (loopback unless a host is given)' },
   { name: 'maxConnections', scope: 'global', parse: (value) => parseInteger(value, 'Illegal connection limit', 0), defaultText: '0 (no limit but the open-file limit)', summary: 'concurrent connections of the whole worker; more are refused and logged' },
+  {
+    name: 'processes', scope: 'global', defaultText: 'the number of cores', summary: 'engine processes serving connections (1: everything in the worker process itself)',
+    parse: (value) => parseInteger(value, `Illegal number of engine processes: use 1 to ${MAX_ENGINE_PROCESSES}`, 1, MAX_ENGINE_PROCESSES),
+  },
   { name: 'setuid', scope: 'global', parse: text, defaultText: 'none', summary: 'user to run as after binding' },
   { name: 'setgid', scope: 'global', parse: text, defaultText: 'none', summary: 'group to run as after binding' },
   { name: 'stack', scope: 'global', parse: (value) => parseInteger(value, 'Illegal thread stack size', 1), defaultText: '131072', summary: 'thread stack size', noEffect: 'the engine has no per-connection threads' },

@@ -10,6 +10,8 @@ export interface GlobalConfig {
   log: 'append' | 'overwrite';
   /** 0 = no limit of its own. */
   maxConnections: number;
+  /** Engine processes serving connections (1 = the worker alone); not reloaded. */
+  processes: number;
   /** The opt-in metrics listener; not reloaded. */
   metrics: Endpoint | null;
   setuid: string | null;

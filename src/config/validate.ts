@@ -5,7 +5,8 @@ import type { RawConfiguration, RawOptions, RawSection, RawValue } from './parse
 import type { SocketSetting } from './socket-options.js';
 import type { Configuration, GlobalConfig, ServiceConfig, VerifySettings } from './types.js';
 import type { DebugSetting, Endpoint, SslVersion } from './values.js';
-import { findOption, OPTIONS } from './options.js';
+import { findOption, MAX_ENGINE_PROCESSES, OPTIONS } from './options.js';
+import { availableParallelism } from 'node:os';
 import {
   DEFAULT_CIPHERS, DEFAULT_CIPHERSUITES, DEFAULT_CURVES, DEFAULT_DEBUG_LEVEL, DEFAULT_HANDSHAKE_TIMEOUT_SECONDS, DEFAULT_MIN_VERSION,
 } from './defaults.js';
@@ -88,6 +89,7 @@ const buildGlobal = (options: RawOptions): GlobalConfig => {
     log: globalValue<'append' | 'overwrite'>(options, 'log') ?? 'append',
     maxConnections: globalValue<number>(options, 'maxConnections') ?? 0,
     metrics: globalValue<Endpoint>(options, 'metrics') ?? null,
+    processes: globalValue<number>(options, 'processes') ?? Math.min(availableParallelism(), MAX_ENGINE_PROCESSES),
     setuid: globalValue<string>(options, 'setuid') ?? null,
     setgid: globalValue<string>(options, 'setgid') ?? null,
     debugLevel: globalValue<DebugSetting>(options, 'debug')?.level ?? DEFAULT_DEBUG_LEVEL,

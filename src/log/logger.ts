@@ -21,6 +21,8 @@ interface BufferedStartupLine {
   id: string;
   text: string;
   atMs: number;
+  /** A line formatted by an engine process: written as it is. */
+  formatted?: boolean;
 }
 
 export class Logger {
@@ -31,6 +33,8 @@ export class Logger {
   private flushScheduled = false;
   private writeFailureReported = false;
   private startupLines: BufferedStartupLine[] = [];
+  /** An engine process hands its formatted lines to the worker instead of writing them. */
+  private sink: ((text: string) => void) | null = null;
   /** Level of lines without a service (global `debug`). */
   globalLevel = 5;
 
@@ -52,14 +56,36 @@ export class Logger {
     const lines = this.startupLines;
     this.startupLines = [];
     for (const line of lines) {
-      if (line.level <= this.globalLevel) this.enqueue(formatLogLine(line.atMs, line.level, line.id, line.text));
+      if (line.formatted === true) this.enqueue(`${line.text}\n`);
+      else if (line.level <= this.globalLevel) this.enqueue(formatLogLine(line.atMs, line.level, line.id, line.text));
     }
     this.flush();
   }
 
+  /**
+   * For an engine process: lines are filtered and formatted here, then handed to `sink` once per
+   * event-loop turn (or at once past the buffer bound); the worker process writes them.
+   */
+  openSink(sink: (text: string) => void): void {
+    this.sink = sink;
+    this.target = { file: null, mode: 'append', stderr: false };
+    this.startupLines = [];
+  }
+
+  /** Lines already formatted elsewhere (an engine process), written in arrival order with this logger's own. */
+  writeFormatted(text: string): void {
+    if (text === '') return;
+    if (this.target === null) {
+      // Before `open` nothing can be written yet: keep them as start-up lines of the highest level.
+      for (const line of text.split('\n')) if (line !== '') this.startupLines.push({ level: 0, id: '', text: line, atMs: Date.now(), formatted: true });
+      return;
+    }
+    this.enqueue(text);
+  }
+
   /** Start-up failed: every buffered line, all levels, to stderr in stunnel's `[!] text` form. */
   dumpStartupLinesToStderr(): void {
-    const text = this.startupLines.map((line) => formatStartupLine(line.level, line.text)).join('');
+    const text = this.startupLines.map((line) => (line.formatted === true ? `${line.text}\n` : formatStartupLine(line.level, line.text))).join('');
     this.startupLines = [];
     if (text !== '') writeSync(2, text);
   }
@@ -87,6 +113,10 @@ export class Logger {
     const text = this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
+    if (this.sink !== null) {
+      this.sink(text);
+      return;
+    }
     if (this.target?.stderr === true) this.writeOrReport(2, text, 'stderr');
     if (this.fd !== null) {
       this.checkFileStillLinked();

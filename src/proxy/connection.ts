@@ -87,12 +87,20 @@ export class ProxyConnection implements LiveConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
-  constructor(local: Duplex, service: RuntimeService, deps: ConnectionDependencies, peer?: string) {
+  /** Position in the `failover = rr` rotation the worker handed out (engine processes), else the service's own. */
+  private readonly rotation: number | undefined;
+
+  /**
+   * `handover`: what the worker decided for a connection it accepted and handed to an engine process:
+   * its log id and its place in the service's rr rotation (shared by all processes, as in stunnel).
+   */
+  constructor(local: Duplex, service: RuntimeService, deps: ConnectionDependencies, peer?: string, handover?: { id?: string; rotation?: number }) {
     this.local = local;
     this.service = service;
     this.route = service;
     this.deps = deps;
-    this.id = deps.registry.nextId(service.config.logId);
+    this.id = handover?.id ?? deps.registry.nextId(service.config.logId);
+    this.rotation = handover?.rotation;
     this.startedAtMs = Date.now();
     this.lastActivityMs = this.startedAtMs;
     this.peer = peer ?? (local instanceof Socket ? formatAddress(local.remoteAddress, local.remotePort) : 'unknown');
@@ -117,7 +125,7 @@ export class ProxyConnection implements LiveConnection {
       this.local.on('close', () => this.onSideClosed());
       // Plain bytes that arrive before the TLS connection is up wait in the socket, unread.
       this.local.pause();
-      this.connectTarget(0, this.service.targetOrder().targets);
+      this.connectTarget(0, this.service.targetOrder(this.rotation).targets);
     } else {
       this.acceptTls(this.acceptedSocket, (tls) => this.onServerHandshake(tls));
     }
@@ -229,7 +237,9 @@ export class ProxyConnection implements LiveConnection {
       this.startProgram(tls);
       return;
     }
-    const targets = this.redirected ? [...this.service.config.redirect] : this.route.targetOrder().targets;
+    const targets = this.redirected
+      ? [...this.service.config.redirect]
+      : this.route.targetOrder(this.route === this.service ? this.rotation : undefined).targets;
     this.connectTarget(0, targets);
   }
 

@@ -12,7 +12,7 @@ import {
   bindListener, closeListener, describeListener, resolveBindTargets, type BindTarget, type Listener,
 } from './listeners.js';
 import { ConnectionRegistry } from './registry.js';
-import { RuntimeService } from './service.js';
+import { RuntimeService, type ServiceEnvironment } from './service.js';
 import { CounterStore } from './counters.js';
 import { computeConnectionCeiling } from './fd-budget.js';
 import { ExecConnectLoop, isExecConnectService } from './exec-connect.js';
@@ -40,6 +40,52 @@ const loadTrustedLeaves = (config: ServiceConfig): Set<string> => {
 const listenerFd = (listener: Listener): number | string =>
   (listener.server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? '?';
 
+/**
+ * Builds the runtime services (TLS contexts) of a configuration and links SNI secondaries to their
+ * primaries; throws an EngineError (logged through `log` when given) on the first failure.
+ */
+export const buildRuntimeServices = (
+  config: Configuration,
+  counters: CounterStore,
+  environment: ServiceEnvironment,
+  log: ((level: number, text: string) => void) | undefined,
+): RuntimeService[] => {
+  const services = config.services.map((section) => {
+    log?.(6, `Initializing service [${section.name}]`);
+    try {
+      const service = new RuntimeService(section, loadTrustedLeaves(section), environment);
+      service.counters = counters.for(section.name);
+      if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
+        log?.(4, `Service [${section.name}] needs authentication to prevent MITM attacks`);
+      }
+      return service;
+    } catch (error) {
+      const message = `Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`;
+      log?.(3, message);
+      throw new EngineError(message, { cause: error });
+    }
+  });
+  for (const service of services) {
+    const route = service.config.sniRoute;
+    if (route === null) continue;
+    services.find((primary) => primary.name === route.primary && primary.config.sniRoute === null)?.sniSecondaries.push(service);
+  }
+  return services;
+};
+
+/**
+ * Where the worker's accepted connections go when engine processes serve them (`processes` > 1):
+ * the engine keeps the listeners and the limits, the placer hands each socket to a process.
+ */
+export interface ConnectionPlacer {
+  /** Connections the processes serve now. */
+  readonly activeConnections: number;
+  /** How many connections the processes' open-file limits allow together; undefined = unlimited. */
+  readonly connectionCeiling: number | undefined;
+  /** Takes the socket (and counts it on `service`); the engine must not touch it afterwards. */
+  place(service: RuntimeService, socket: Socket): void;
+}
+
 interface PlannedListener {
   target: BindTarget;
   service: RuntimeService;
@@ -62,37 +108,28 @@ export class ProxyEngine {
   /** Called whenever counters change, so the worker can publish its state (debounced there). */
   onActivity: () => void = () => undefined;
 
-  constructor(logger: Logger) {
+  private readonly environment: ServiceEnvironment;
+  /** Set before `start` when engine processes serve the connections. */
+  placer: ConnectionPlacer | undefined;
+
+  constructor(logger: Logger, environment: ServiceEnvironment = {}) {
     this.logger = logger;
+    this.environment = environment;
   }
 
+  /** The next id of `logId = sequential`, shared by every process of the worker. */
+  nextSequentialId(): string {
+    return this.registry.nextId('sequential');
+  }
+
+  /** Connections of the whole worker: its own (exec+connect, or all with one process) and the placed ones. */
   get activeConnections(): number {
-    return this.registry.size;
+    return this.registry.size + (this.placer?.activeConnections ?? 0);
   }
 
   /** Builds the services (TLS contexts) of a configuration; throws with the reason on failure. */
   private buildServices(config: Configuration): RuntimeService[] {
-    const services = config.services.map((section) => {
-      this.logger.log(6, this.logId, `Initializing service [${section.name}]`);
-      try {
-        const service = new RuntimeService(section, loadTrustedLeaves(section));
-        service.counters = this.counters.for(section.name);
-        if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
-          this.logger.log(4, this.logId, `Service [${section.name}] needs authentication to prevent MITM attacks`);
-        }
-        return service;
-      } catch (error) {
-        const message = `Service [${section.name}]: Failed to initialize TLS context: ${(error as Error).message}`;
-        this.logger.log(3, this.logId, message);
-        throw new EngineError(message, { cause: error });
-      }
-    });
-    for (const service of services) {
-      const route = service.config.sniRoute;
-      if (route === null) continue;
-      services.find((primary) => primary.name === route.primary && primary.config.sniRoute === null)?.sniSecondaries.push(service);
-    }
-    return services;
+    return buildRuntimeServices(config, this.counters, this.environment, (level, text) => this.logger.log(level, this.logId, text));
   }
 
   private async planListeners(services: readonly RuntimeService[]): Promise<PlannedListener[]> {
@@ -131,7 +168,9 @@ export class ProxyEngine {
     for (const { target, service } of planned) {
       if (this.listeners.has(target.key)) continue;
       try {
-        const listener = await bindListener(target, service, (l, socket) => this.accept(l, socket), (l, error) => this.onAcceptError(l, error));
+        const listener = await bindListener(
+          target, service, (l, socket) => this.accept(l, socket), (l, error) => this.onAcceptError(l, error), this.placer !== undefined,
+        );
         opened.set(target.key, listener);
       } catch (error) {
         this.logger.log(5, this.logId, `Binding service [${service.name}] to ${target.key}: ${formatSystemError(error)}`);
@@ -150,7 +189,7 @@ export class ProxyEngine {
     this.listeners = opened;
     this.services = services;
     this.maxConnections = config.global.maxConnections;
-    this.descriptorCeiling = computeConnectionCeiling();
+    this.descriptorCeiling = this.placer === undefined ? computeConnectionCeiling() : this.placer.connectionCeiling;
     this.startExecConnectLoops();
     this.logger.log(6, this.logId, `Clients allowed=${this.descriptorCeiling ?? 'unlimited'}${this.maxConnections > 0 ? ` (maxConnections = ${this.maxConnections})` : ''}`);
     for (const listener of opened.values()) {
@@ -261,6 +300,11 @@ export class ProxyEngine {
       socket.destroy();
       return;
     }
+    if (this.placer !== undefined) {
+      this.placer.place(service, socket);
+      this.onActivity();
+      return;
+    }
     const connection = new ProxyConnection(socket, listener.service, {
       logger: this.logger,
       registry: this.registry,
@@ -272,8 +316,9 @@ export class ProxyEngine {
 
   /** The limit a new connection would exceed, or undefined when it may be served. */
   private rejectionLimit(service: RuntimeService): number | undefined {
-    if (this.maxConnections > 0 && this.registry.size >= this.maxConnections) return this.maxConnections;
-    if (this.descriptorCeiling !== undefined && this.registry.size >= this.descriptorCeiling) return this.descriptorCeiling;
+    const active = this.activeConnections;
+    if (this.maxConnections > 0 && active >= this.maxConnections) return this.maxConnections;
+    if (this.descriptorCeiling !== undefined && active >= this.descriptorCeiling) return this.descriptorCeiling;
     const own = service.config.maxConnections;
     if (own > 0 && service.active >= own) return own;
     return undefined;

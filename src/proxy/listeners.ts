@@ -39,9 +39,11 @@ export const bindListener = (
   service: RuntimeService,
   onConnection: ConnectionHandler,
   onError: ListenerErrorHandler,
+  handsOver = false,
 ): Promise<Listener> =>
   new Promise((resolvePromise, reject) => {
-    const server = createServer({ allowHalfOpen: true });
+    // A socket handed over to an engine process must not be read here: its first bytes belong there.
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: handsOver });
     const listener: Listener = { key: target.key, server, service };
     const onStartupError = (error: Error): void => {
       server.close();

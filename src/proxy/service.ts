@@ -1,6 +1,6 @@
 // A service as the data plane runs it: its validated section, its TLS context, the failover cursor
 // and its counters. A reload builds new ones; live connections keep the one they started with.
-import { randomInt, X509Certificate } from 'node:crypto';
+import { createHmac, randomInt, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -8,8 +8,28 @@ import { buildSecureContextOptions, isPkcs12File } from '../config/tls-material.
 import type { ServiceConfig } from '../config/types.js';
 import type { Endpoint } from '../config/values.js';
 import { loadPskSecrets } from '../config/psk-secrets.js';
-import { createTlsServerShim, SessionCache } from './session-cache.js';
+import { createTlsServerShim, localSessionStore, SessionCache, type SessionStore } from './session-cache.js';
 import { ServiceCounters } from './counters.js';
+
+/** What a service shares with the rest of the worker beyond its own section. */
+export interface ServiceEnvironment {
+  /**
+   * The worker's secret for session tickets: every process derives the same ticket keys from it, so
+   * a ticket resumes whichever process serves it, and across reloads. A section's own
+   * ticketKeySecret/ticketMacSecret win.
+   */
+  ticketSeed?: Buffer;
+  /** Server-side session cache of a service elsewhere (the worker's); default: a cache of its own. */
+  sessionStore?: (service: ServiceConfig) => SessionStore;
+}
+
+/** Node's 48-byte ticket key block (name, HMAC secret, AES key), one per service name. */
+const deriveTicketKeys = (seed: Buffer, serviceName: string): Buffer =>
+  Buffer.concat([
+    createHmac('sha256', seed).update(`name\0${serviceName}`).digest().subarray(0, 16),
+    createHmac('sha256', seed).update(`hmac\0${serviceName}`).digest().subarray(0, 16),
+    createHmac('sha256', seed).update(`aes\0${serviceName}`).digest().subarray(0, 16),
+  ]);
 
 const readCertificateExpiry = (certFile: string | null): Date | null => {
   if (certFile === null || isPkcs12File(certFile)) return null;
@@ -38,15 +58,24 @@ export class RuntimeService {
   readonly certificateExpiresAt: Date | null;
   private roundRobinCursor: number;
 
-  constructor(config: ServiceConfig, trustedLeaves: ReadonlySet<string>) {
+  /** Server mode with session resumption: the sessions this process keeps (the worker's cache). */
+  readonly sessionCache: SessionCache | undefined;
+
+  constructor(config: ServiceConfig, trustedLeaves: ReadonlySet<string>, environment: ServiceEnvironment = {}) {
     this.config = config;
-    this.secureContext = createSecureContext(buildSecureContextOptions(config));
+    const contextOptions = buildSecureContextOptions(config);
+    if (contextOptions.ticketKeys === undefined && environment.ticketSeed !== undefined) {
+      contextOptions.ticketKeys = deriveTicketKeys(environment.ticketSeed, config.name);
+    }
+    this.secureContext = createSecureContext(contextOptions);
     this.trustedLeaves = trustedLeaves;
     this.roundRobinCursor = config.connect.length > 1 ? randomInt(config.connect.length) : 0;
-    const cache = config.sessionResume && !config.client
+    const resumes = config.sessionResume && !config.client;
+    this.sessionCache = resumes && environment.sessionStore === undefined
       ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000)
       : undefined;
-    this.tlsServerShim = createTlsServerShim(cache);
+    const store = !resumes ? undefined : environment.sessionStore?.(config) ?? (this.sessionCache === undefined ? undefined : localSessionStore(this.sessionCache));
+    this.tlsServerShim = createTlsServerShim(store);
     const psk = config.pskSecrets === null ? undefined : loadPskSecrets(config.pskSecrets);
     this.pskKeys = psk?.ok === true ? psk.keys : new Map();
     this.certificateExpiresAt = readCertificateExpiry(config.cert);
@@ -67,12 +96,21 @@ export class RuntimeService {
   }
 
   /** rr starts each connection one further along; prio always starts at the first target. */
-  targetOrder(): { start: number; targets: Endpoint[] } {
+  targetOrder(start?: number): { start: number; targets: Endpoint[] } {
     const targets = this.config.connect;
     if (this.config.failover === 'prio' || targets.length < 2) return { start: 0, targets: [...targets] };
-    const start = this.roundRobinCursor % targets.length;
-    this.roundRobinCursor = (this.roundRobinCursor + 1) % targets.length;
+    if (start === undefined) {
+      start = this.roundRobinCursor % targets.length;
+      this.roundRobinCursor = (this.roundRobinCursor + 1) % targets.length;
+    } else {
+      start %= targets.length;
+    }
     return { start, targets: [...targets.slice(start), ...targets.slice(0, start)] };
+  }
+
+  /** Whether connections rotate over the targets (the worker then hands out the positions). */
+  get rotates(): boolean {
+    return this.config.failover === 'rr' && this.config.connect.length > 1;
   }
 
   /** The level this service's lines are filtered at. */

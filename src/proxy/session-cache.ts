@@ -35,18 +35,32 @@ export class SessionCache {
 }
 
 /**
+ * Where a service's server-side sessions are kept: its own SessionCache in a single process, the
+ * worker's (over IPC) in an engine process, so a session resumes whichever process serves it.
+ */
+export interface SessionStore {
+  lookup(id: Buffer, done: (session: Buffer | null) => void): void;
+  store(id: Buffer, session: Buffer): void;
+}
+
+export const localSessionStore = (cache: SessionCache): SessionStore => ({
+  lookup: (id, done) => done(cache.get(id.toString('hex')) ?? null),
+  store: (id, session) => cache.set(id.toString('hex'), session),
+});
+
+/**
  * What a standalone server TLSSocket expects as its `server` option: an emitter for the session
  * events (Node only enables session callbacks when listeners exist) and an empty SNI context list.
  */
-export const createTlsServerShim = (cache: SessionCache | undefined): EventEmitter & { _contexts: unknown[] } => {
+export const createTlsServerShim = (store: SessionStore | undefined): EventEmitter & { _contexts: unknown[] } => {
   const shim = Object.assign(new EventEmitter(), { _contexts: [] as unknown[] });
-  if (cache !== undefined) {
+  if (store !== undefined) {
     shim.on('newSession', (id: Buffer, session: Buffer, done: () => void) => {
-      cache.set(id.toString('hex'), session);
+      store.store(id, session);
       done();
     });
     shim.on('resumeSession', (id: Buffer, done: (error: Error | null, session: Buffer | null) => void) => {
-      done(null, cache.get(id.toString('hex')) ?? null);
+      store.lookup(id, (session) => done(null, session));
     });
   }
   return shim;

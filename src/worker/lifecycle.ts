@@ -3,7 +3,8 @@
 // the CLI reads.
 import { readFileSync, realpathSync } from 'node:fs';
 import { setDefaultHighWaterMark } from 'node:stream';
-import { formatDiagnostic, loadConfiguration, loadConfigurationText, type LoadResult } from '../config/load.js';
+import { randomBytes } from 'node:crypto';
+import { formatDiagnostic } from '../config/load.js';
 import type { Configuration } from '../config/types.js';
 import { getSystemErrorCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
@@ -15,24 +16,24 @@ import {
   writeStateFile, type WorkerState,
 } from './state-file.js';
 import { ENGINE_BANNER, TLS_BANNER } from './version.js';
+import { loadFrom, type ConfigSource } from './config-source.js';
+import { EnginePool } from './engine-pool.js';
+import { RELAY_HIGH_WATER_MARK_BYTES } from './relay-tuning.js';
+import type { ConnectionInfo } from './state-file.js';
 import { startMetricsListener } from './metrics.js';
 import type { Server } from 'node:http';
 import { formatEndpoint, type Endpoint } from '../config/values.js';
 
 const formatNullableEndpoint = (endpoint: Endpoint | null): string => (endpoint === null ? 'none' : formatEndpoint(endpoint));
 
-export type ConfigSource = { kind: 'file'; path: string } | { kind: 'text'; text: string; name: string };
+export type { ConfigSource } from './config-source.js';
 
-const RELAY_HIGH_WATER_MARK_BYTES = 256 * 1024;
 /** Any long period: the interval only holds the event loop open. */
 const KEEP_ALIVE_INTERVAL_MS = 60 * 60 * 1000;
 /** The reload result in the state file is for the operator's eyes: a bounded summary. */
 const MAX_RELOAD_MESSAGE_LENGTH = 4096;
 /** Counters change with every connection; the state file is rewritten at most this often for them. */
 const STATE_PUBLISH_INTERVAL_MS = 1000;
-
-const loadFrom = (source: ConfigSource): LoadResult =>
-  source.kind === 'file' ? loadConfiguration(source.path) : loadConfigurationText(source.text, source.name);
 
 /** `file <realpath>` as stunnel logs it, or `descriptor N`. */
 const describeSource = (source: ConfigSource): string => {
@@ -69,6 +70,10 @@ class Worker {
   private readonly source: ConfigSource;
   private readonly logger = new Logger();
   private readonly engine: ProxyEngine;
+  /** The worker's secret for session tickets, shared with its engine processes. */
+  private readonly ticketSeed = randomBytes(32);
+  /** The engine processes (`processes` > 1); undefined when the worker serves alone. */
+  private pool: EnginePool | undefined;
   private config!: Configuration;
   private state!: WorkerState;
   private statePath: string | null = null;
@@ -86,7 +91,7 @@ class Worker {
 
   constructor(source: ConfigSource) {
     this.source = source;
-    this.engine = new ProxyEngine(this.logger);
+    this.engine = new ProxyEngine(this.logger, { ticketSeed: this.ticketSeed });
     this.engine.onActivity = () => this.schedulePublish();
   }
 
@@ -129,11 +134,16 @@ class Worker {
       jobClass: process.env.STUNNELCTL_JOB_CLASS ?? null,
       logFile: config.global.output,
     });
+    if (config.global.processes > 1) {
+      const failed = await this.startPool(config);
+      if (failed !== undefined) return failed;
+    }
     try {
       await this.engine.start(config);
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
       // The engine has logged the reason in stunnel's words already.
+      await this.pool?.stop();
       this.logger.dumpStartupLinesToStderr();
       return 1;
     }
@@ -144,6 +154,7 @@ class Worker {
       } catch (error) {
         this.log(3, `Binding the metrics listener to ${formatEndpoint(config.global.metrics)}: ${formatSystemError(error)}`);
         this.engine.stop();
+        await this.pool?.stop();
         this.logger.dumpStartupLinesToStderr();
         return 1;
       }
@@ -168,6 +179,31 @@ class Worker {
     return undefined;
   }
 
+  /** Forks the engine processes; they are ready (configuration loaded) before any listener is bound. */
+  private async startPool(config: Configuration): Promise<number | undefined> {
+    const pool = new EnginePool({
+      count: config.global.processes,
+      logger: this.logger,
+      logId: this.logId,
+      ticketSeed: this.ticketSeed,
+      counters: this.engine.counters,
+      nextSequentialId: () => this.engine.nextSequentialId(),
+      findService: (name) => this.engine.currentServices().find((service) => service.name === name),
+      onActivity: () => this.schedulePublish(),
+    });
+    this.pool = pool;
+    this.engine.placer = pool;
+    try {
+      await pool.start(this.source, this.state.configGeneration);
+    } catch (error) {
+      this.log(3, `Starting ${config.global.processes} engine processes failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.dumpStartupLinesToStderr();
+      return 1;
+    }
+    this.log(6, `${config.global.processes} engine processes serve the connections: pids ${pool.pids.join(', ')}`);
+    return undefined;
+  }
+
   private dropPrivileges(config: Configuration): void {
     if (config.global.setgid !== null) process.setgid?.(config.global.setgid);
     if (config.global.setuid !== null) process.setuid?.(config.global.setuid);
@@ -179,6 +215,7 @@ class Worker {
     if (action === 'stop' && this.draining) {
       this.log(5, `Received ${signal} while draining: ending the remaining connections now`);
       this.engine.stop();
+      this.pool?.stopNow();
       return;
     }
     this.actions = this.actions.then(() => this.handle(signal, action)).catch((error: unknown) => {
@@ -199,7 +236,7 @@ class Worker {
         this.publishState();
         return;
       case 'dump-connections':
-        this.dumpConnections();
+        await this.dumpConnections();
         return;
       case 'stop':
         await this.stop(signal);
@@ -230,18 +267,35 @@ class Worker {
       result(false, message.length <= MAX_RELOAD_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_RELOAD_MESSAGE_LENGTH)}... (${loaded.diagnostics.length} problem(s))`);
       return;
     }
+    const generation = this.state.configGeneration + 1;
+    const pool = this.pool;
+    if (pool !== undefined) {
+      const problem = await pool.prepare(this.source, generation);
+      if (problem !== undefined) {
+        this.log(3, `Engine processes could not load the configuration: ${problem}`);
+        this.log(3, 'Failed to reload the configuration file');
+        result(false, `${problem}; the previous configuration keeps serving`);
+        return;
+      }
+    }
     try {
       await this.engine.reload(loaded.config);
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
+      pool?.abort(generation);
       this.log(3, 'Failed to reload the configuration file');
       result(false, `${error.message}; the previous configuration keeps serving`);
       return;
     }
+    // The listeners serve the new services from the next accept on; the processes switch first.
+    pool?.commit(this.source, generation);
     const previous = this.config.global;
     const next = loaded.config.global;
     if (formatNullableEndpoint(next.metrics) !== formatNullableEndpoint(previous.metrics)) {
       this.log(4, 'The metrics listener is not reloaded: restart to change it');
+    }
+    if (next.processes !== previous.processes) {
+      this.log(4, `The number of engine processes is not reloaded: keeping ${previous.processes} (restart to change it)`);
     }
     if (next.pid !== previous.pid) this.log(4, `The pid file is not reloaded: keeping ${previous.pid ?? 'none'} (restart to change it)`);
     this.config = loaded.config;
@@ -252,8 +306,11 @@ class Worker {
     result(true, `configuration generation ${this.state.configGeneration + 1} serving`);
   }
 
-  private dumpConnections(): void {
-    const connections = this.engine.connections();
+  private async dumpConnections(): Promise<void> {
+    const own = this.engine.connections();
+    const placed: ConnectionInfo[] = this.pool === undefined ? [] : await this.pool.connections();
+    // Newest first, as stunnel lists them, whichever process serves them.
+    const connections = [...own, ...placed].sort((a, b) => a.ageMs - b.ageMs);
     this.log(0, 'Active connections:');
     connections.forEach((connection, index) => {
       this.log(
@@ -283,11 +340,13 @@ class Worker {
       this.state.status = 'stopping';
       this.publishStateNow();
       this.draining = true;
-      count = await this.engine.drain(request.drainSeconds * 1000);
+      const drainMs = request.drainSeconds * 1000;
+      const [own, placed] = await Promise.all([this.engine.drain(drainMs), this.pool?.drain(drainMs) ?? Promise.resolve(0)]);
+      count = own + placed;
       this.log(5, `Drain finished: ${count} connection(s) still open were ended`);
     } else {
       this.state.status = 'stopping';
-      count = this.engine.stop();
+      count = this.engine.stop() + (await this.pool?.stop() ?? 0);
     }
     this.log(6, `Terminating ${count} service thread(s)`);
     this.log(6, 'Service threads terminated');
@@ -331,9 +390,6 @@ class Worker {
 }
 
 export const runWorker = async (source: ConfigSource): Promise<number> => {
-  // Bulk transfers arrive as 16 KiB TLS records; with 16 KiB stream buffers the relay paused and
-  // resumed the other side on nearly every record. Idle connections buffer nothing, so this costs
-  // memory only while a peer is slower than its counterpart.
   setDefaultHighWaterMark(false, RELAY_HIGH_WATER_MARK_BYTES);
   const worker = new Worker(source);
   process.on('uncaughtException', (error) => {

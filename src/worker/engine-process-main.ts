@@ -1,0 +1,250 @@
+// An engine process: serves the connections the worker accepts and hands over (`processes` > 1).
+// It loads the same configuration, builds the same services (quietly: the worker has logged their
+// set-up), and runs each connection exactly as a single-process worker would. Its log lines,
+// ended connections and counter changes go to the worker once per event-loop turn; the worker
+// writes the log, keeps the totals and answers for the whole. When the worker's channel closes
+// (the worker is gone), the process ends its connections and exits: nothing outlives the worker.
+import type { Socket } from 'node:net';
+import { setDefaultHighWaterMark } from 'node:stream';
+import { formatDiagnostic } from '../config/load.js';
+import type { Configuration } from '../config/types.js';
+import { Logger } from '../log/logger.js';
+import { ProxyConnection } from '../proxy/connection.js';
+import { CounterStore } from '../proxy/counters.js';
+import { buildRuntimeServices } from '../proxy/engine.js';
+import { computeConnectionCeiling } from '../proxy/fd-budget.js';
+import { ConnectionRegistry } from '../proxy/registry.js';
+import type { RuntimeService, ServiceEnvironment } from '../proxy/service.js';
+import type { SessionStore } from '../proxy/session-cache.js';
+import { loadFrom, type ConfigSource } from './config-source.js';
+import type { CounterDelta, FromEngine, ToEngine } from './engine-protocol.js';
+import { RELAY_HIGH_WATER_MARK_BYTES } from './relay-tuning.js';
+
+const DRAIN_POLL_INTERVAL_MS = 100;
+
+const send = (message: FromEngine): void => {
+  if (process.connected) process.send?.(message);
+};
+
+class EngineProcess {
+  private readonly logger = new Logger();
+  private readonly counters = new CounterStore();
+  private readonly registry = new ConnectionRegistry();
+  /** Services by configuration generation: the current one, and a prepared one during a reload. */
+  private readonly generations = new Map<number, Map<string, RuntimeService>>();
+  private generation = 0;
+  private readonly tokens = new Map<ProxyConnection, number>();
+  private environment: ServiceEnvironment = {};
+  private logId = 'main';
+  private pendingLog = '';
+  private ended: number[] = [];
+  private batchScheduled = false;
+  private nextSessionRequest = 0;
+  private readonly sessionRequests = new Map<number, (session: Buffer | null) => void>();
+  private stopping = false;
+  private stopped = false;
+  /** Global debug level of a prepared generation, applied on commit. */
+  private readonly pendingLevels = new Map<number, number>();
+
+  handle(message: ToEngine, handle: unknown): void {
+    switch (message.t) {
+      case 'init':
+        this.init(message.source, message.generation, message.ticketSeed, message.logId);
+        return;
+      case 'prepare':
+        this.prepare(message.source, message.generation);
+        return;
+      case 'commit':
+        this.commit(message.generation);
+        return;
+      case 'abort':
+        this.generations.delete(message.generation);
+        return;
+      case 'conn':
+        this.serve(message, handle as Socket | undefined);
+        return;
+      case 'list': {
+        const now = Date.now();
+        send({ t: 'connections', req: message.req, list: this.registry.list().map((connection) => connection.info(now)) });
+        return;
+      }
+      case 'session': {
+        const done = this.sessionRequests.get(message.req);
+        this.sessionRequests.delete(message.req);
+        done?.(message.session === null ? null : Buffer.from(message.session, 'base64'));
+        return;
+      }
+      case 'stop':
+        this.stop();
+        return;
+      case 'drain':
+        void this.drain(message.ms);
+        return;
+    }
+  }
+
+  private init(source: ConfigSource, generation: number, ticketSeed: string, logId: string): void {
+    this.logId = logId;
+    this.environment = { ticketSeed: Buffer.from(ticketSeed, 'base64'), sessionStore: (config) => this.remoteSessionStore(config.name) };
+    this.logger.openSink((text) => {
+      this.pendingLog += text;
+      this.scheduleBatch();
+    });
+    const built = this.build(source);
+    if (typeof built === 'string') {
+      send({ t: 'failed', reason: built });
+      process.exit(1);
+    }
+    this.generations.set(generation, built.services);
+    this.generation = generation;
+    this.logger.globalLevel = built.config.global.debugLevel;
+    // Keys are read; now the process gives up what the worker will give up.
+    if (built.config.global.setgid !== null) process.setgid?.(built.config.global.setgid);
+    if (built.config.global.setuid !== null) process.setuid?.(built.config.global.setuid);
+    send({ t: 'ready', ceiling: computeConnectionCeiling() ?? null });
+  }
+
+  /** The configuration and its services, or the reason they cannot be built. */
+  private build(source: ConfigSource): { config: Configuration; services: Map<string, RuntimeService> } | string {
+    const loaded = loadFrom(source);
+    if (loaded.config === undefined) return loaded.diagnostics.map(formatDiagnostic).join('; ');
+    try {
+      const services = buildRuntimeServices(loaded.config, this.counters, this.environment, undefined);
+      return { config: loaded.config, services: new Map(services.map((service) => [service.name, service])) };
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  private prepare(source: ConfigSource, generation: number): void {
+    const built = this.build(source);
+    if (typeof built === 'string') {
+      send({ t: 'prepared', generation, error: built });
+      return;
+    }
+    this.generations.set(generation, built.services);
+    this.pendingLevels.set(generation, built.config.global.debugLevel);
+    send({ t: 'prepared', generation, error: null });
+  }
+
+  private commit(generation: number): void {
+    if (!this.generations.has(generation)) return;
+    this.generation = generation;
+    this.logger.globalLevel = this.pendingLevels.get(generation) ?? this.logger.globalLevel;
+    this.pendingLevels.clear();
+    // Live connections hold their own service; only the map entry of older generations goes.
+    for (const known of [...this.generations.keys()]) if (known !== generation) this.generations.delete(known);
+  }
+
+  private serve(message: Extract<ToEngine, { t: 'conn' }>, socket: Socket | undefined): void {
+    if (socket === undefined) return;
+    // Node builds a handed-over socket without half-close; a relay needs it (stunnel keeps half-closed
+    // connections going), and nothing has been read yet.
+    socket.allowHalfOpen = true;
+    const service = (this.generations.get(message.generation) ?? this.generations.get(this.generation))?.get(message.service);
+    if (service === undefined || this.stopping) {
+      this.logger.log(3, this.logId, `Service [${message.service}] is not known to this engine process; connection dropped`);
+      socket.destroy();
+      this.ended.push(message.token);
+      this.scheduleBatch();
+      return;
+    }
+    const connection = new ProxyConnection(socket, service, {
+      logger: this.logger,
+      registry: this.registry,
+      onFinished: (finished) => {
+        const token = this.tokens.get(finished);
+        this.tokens.delete(finished);
+        if (token !== undefined) this.ended.push(token);
+        this.scheduleBatch();
+      },
+    }, undefined, { id: message.id ?? undefined, rotation: message.rotation ?? undefined });
+    this.tokens.set(connection, message.token);
+    connection.start();
+  }
+
+  private remoteSessionStore(service: string): SessionStore {
+    return {
+      lookup: (id, done) => {
+        if (!process.connected) {
+          done(null);
+          return;
+        }
+        const req = this.nextSessionRequest;
+        this.nextSessionRequest += 1;
+        this.sessionRequests.set(req, done);
+        send({ t: 'session-get', req, service, id: id.toString('base64') });
+      },
+      store: (id, session) => send({ t: 'session-set', service, id: id.toString('base64'), session: session.toString('base64') }),
+    };
+  }
+
+  private scheduleBatch(): void {
+    if (this.batchScheduled) return;
+    this.batchScheduled = true;
+    setImmediate(() => this.sendBatch());
+  }
+
+  /** Everything said since the last batch, in one message; counters are sent as what they added. */
+  private sendBatch(): void {
+    this.batchScheduled = false;
+    this.logger.flush();
+    const counters: CounterDelta[] = [];
+    for (const [service, value] of this.counters.entries()) {
+      if (value.bytesToTls === 0 && value.bytesToSocket === 0 && value.connectFailures === 0 && value.handshakeFailures.size === 0) continue;
+      counters.push({
+        service, bytesToTls: value.bytesToTls, bytesToSocket: value.bytesToSocket, connectFailures: value.connectFailures,
+        handshakeFailures: [...value.handshakeFailures],
+      });
+      value.bytesToTls = 0;
+      value.bytesToSocket = 0;
+      value.connectFailures = 0;
+      value.handshakeFailures.clear();
+    }
+    if (this.pendingLog === '' && this.ended.length === 0 && counters.length === 0) return;
+    send({ t: 'batch', log: this.pendingLog, ended: this.ended, counters });
+    this.pendingLog = '';
+    this.ended = [];
+  }
+
+  private async drain(ms: number): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + ms;
+    while (this.registry.size > 0 && Date.now() < deadline && !this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+    }
+    this.stop();
+  }
+
+  /** Ends every connection (logged as stunnel does on stop), reports, and leaves. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping = true;
+    const live = this.registry.list();
+    for (const connection of live) connection.abort('Connection terminated: the worker is stopping');
+    this.sendBatch();
+    send({ t: 'stopped', forced: live.length });
+    process.disconnect?.();
+    // Sockets being reset finish on the next turns; then nothing holds the loop and the process ends.
+    setTimeout(() => process.exit(0), 1000).unref();
+  }
+
+  /** The worker is gone: its log and totals with it. End everything at once. */
+  orphaned(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const connection of this.registry.list()) connection.abort('Connection terminated: the worker is gone');
+    process.exit(0);
+  }
+}
+
+export const runEngineProcess = (): void => {
+  setDefaultHighWaterMark(false, RELAY_HIGH_WATER_MARK_BYTES);
+  const engine = new EngineProcess();
+  process.on('message', (message: ToEngine, handle: unknown) => engine.handle(message, handle));
+  process.on('disconnect', () => engine.orphaned());
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`INTERNAL ERROR (engine process ${process.pid}): ${error.stack ?? error.message}\n`);
+  });
+};
