@@ -56,7 +56,11 @@ export const createMeasureContext = (options: {
         mkdirSync(cpuProfileDir, { recursive: true });
         profileDirs.push({ label, dir: cpuProfileDir });
       }
-      return startProxy(implementation, { dir: options.runDir, build: options.build, tag, services, ...(cpuProfileDir === undefined ? {} : { cpuProfileDir }) });
+      return startProxy(implementation, {
+        dir: options.runDir, build: options.build, tag, services,
+        ...(cpuProfileDir === undefined ? {} : { cpuProfileDir }),
+        ...(options.settings.processes === undefined ? {} : { processes: options.settings.processes }),
+      });
     },
     startAgent: (agent, label, parameters) => {
       const tag = nextTag(label);

@@ -13,6 +13,8 @@ export interface BenchSettings {
   profile: boolean;
   /** Keep the run directory (configurations, logs, profiles) after a successful run. */
   keep: boolean;
+  /** stunnelctl's `processes` line; undefined: none, so its default (the number of cores). */
+  processes: number | undefined;
   bulkBytesPerStream: number;
   bulkWarmupBytes: number;
   handshakeSeconds: number;
@@ -35,7 +37,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only GROUP[,GROUP]] [--profile] [--keep]
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only GROUP[,GROUP]] [--profile] [--keep] [--processes N]
 
   --quick           a short run (smaller transfers, shorter windows, fewer connections)
   --rounds N        rounds of A B alternation (stunnel, stunnelctl), at least 3 (default 3)
@@ -43,6 +45,8 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only GRO
   --profile         stunnelctl only, one round, under node --cpu-prof: prints the top self-time
                     functions of each worker process (use with --only)
   --keep            keep the run directory (configurations, logs, profiles)
+  --processes N     stunnelctl's engine processes (a \`processes = N\` line in its configuration
+                    only); default: none, so stunnelctl's default, the number of cores
   --help            this text`;
 
 const MIN_ROUNDS = 3;
@@ -67,6 +71,7 @@ export const parseBenchOptions = (argv: readonly string[], summaryFile: string):
         only: { type: 'string' },
         profile: { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
+        processes: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -76,6 +81,11 @@ export const parseBenchOptions = (argv: readonly string[], summaryFile: string):
   }
   if (values.help === true) return 'help';
   const quick = values.quick === true;
+  let processes: number | undefined;
+  if (values.processes !== undefined) {
+    processes = Number(values.processes);
+    if (!Number.isInteger(processes) || processes < 1 || processes > 64) throw new UsageError(`--processes must be an integer from 1 to 64, got "${values.processes}"`);
+  }
   const profile = values.profile === true;
   let rounds = MIN_ROUNDS;
   if (values.rounds !== undefined) {
@@ -85,6 +95,7 @@ export const parseBenchOptions = (argv: readonly string[], summaryFile: string):
   return {
     rounds: profile ? 1 : rounds,
     quick,
+    processes,
     groups: parseGroups(values.only),
     profile,
     keep: values.keep === true || profile,

@@ -48,6 +48,8 @@ export interface ProxyStartOptions {
   services: readonly ServiceSpec[];
   /** stunnelctl only: write a V8 CPU profile of every worker process into this directory. */
   cpuProfileDir?: string;
+  /** stunnelctl only: its `processes` line (stunnel has no such option); undefined: none. */
+  processes?: number;
 }
 
 export interface RunningProxy {
@@ -59,12 +61,13 @@ export interface RunningProxy {
 }
 
 /** One configuration text, read by both implementations. */
-export const formatProxyConfig = (pidFile: string, logFile: string, services: readonly ServiceSpec[]): string => {
+export const formatProxyConfig = (pidFile: string, logFile: string, services: readonly ServiceSpec[], extraGlobal: readonly string[] = []): string => {
   const lines = [
     `pid = ${pidFile}`,
     `output = ${logFile}`,
     'foreground = yes',
     'debug = notice',
+    ...extraGlobal,
   ];
   for (const service of services) {
     lines.push('', `[${service.name}]`, `accept = ${LOOPBACK}:${service.acceptPort}`, `connect = ${LOOPBACK}:${service.connectPort}`);
@@ -111,7 +114,8 @@ export const startProxy = async (implementation: ImplementationName, options: Pr
   const configFile = `${base}.conf`;
   const pidFile = `${base}.pid`;
   const logFile = `${base}.log`;
-  writeFileSync(configFile, formatProxyConfig(pidFile, logFile, options.services));
+  const extraGlobal = implementation === 'stunnelctl' && options.processes !== undefined ? [`processes = ${options.processes}`] : [];
+  writeFileSync(configFile, formatProxyConfig(pidFile, logFile, options.services, extraGlobal));
   const [file, args] = implementation === 'stunnel'
     ? [STUNNEL_BINARY, [configFile]]
     : [process.execPath, stunnelctlCommand(options.build, configFile, options.cpuProfileDir)];

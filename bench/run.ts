@@ -127,7 +127,8 @@ const main = async (): Promise<number> => {
   process.stdout.write(
     `stunnelctl benchmark, ${run.date}${settings.quick ? ', quick' : ''}, ${settings.rounds} round(s)\n` +
       `  ${run.versions.stunnel} | stunnelctl ${run.versions.stunnelctl} | node ${run.versions.node} | ${run.versions.openssl}\n` +
-      `  ${run.machine.nproc} cores (${run.machine.cpuModel}), ${run.machine.memoryMiB} MiB\n`,
+      `  ${run.machine.nproc} cores (${run.machine.cpuModel}), ${run.machine.memoryMiB} MiB\n` +
+      `  stunnelctl engine processes: ${settings.processes === undefined ? `default (one per core: ${run.machine.nproc})` : `processes = ${settings.processes}`}\n`,
   );
   const runDir = mkdtempSync(join(tmpdir(), 'stunnelctl-bench-'));
   process.stdout.write(`  run directory: ${runDir}\n`);

@@ -46,6 +46,8 @@ interface EngineChild {
   active: number;
   ceiling: number | undefined;
   exited: boolean;
+  /** The configuration generation the process was started with. */
+  readonly generation: number;
   readonly waiters: Map<string, (message: FromEngine) => void>;
 }
 
@@ -113,7 +115,8 @@ export class EnginePool implements ConnectionPlacer {
       serialization: 'json',
     });
     const entry: EngineChild = {
-      slot, process: child, pid: child.pid ?? -1, startedAtMs: Date.now(), ready: false, active: 0, ceiling: undefined, exited: false, waiters: new Map(),
+      slot, process: child, pid: child.pid ?? -1, startedAtMs: Date.now(), ready: false, active: 0, ceiling: undefined, exited: false,
+      generation: this.generation, waiters: new Map(),
     };
     this.children[slot] = entry;
     child.on('message', (message: FromEngine) => this.onMessage(entry, message));
@@ -130,6 +133,7 @@ export class EnginePool implements ConnectionPlacer {
         if (message.t === 'ready') {
           entry.ready = true;
           entry.ceiling = message.ceiling ?? undefined;
+          this.catchUp(entry);
           resolve();
         } else if (message.t === 'failed') {
           reject(new Error(message.reason));
@@ -141,6 +145,19 @@ export class EnginePool implements ConnectionPlacer {
         t: 'init', source: this.source, generation: this.generation, ticketSeed: this.options.ticketSeed.toString('base64'), logId: this.options.logId,
       });
     });
+  }
+
+  /** A replacement started before a reload committed: bring it to the configuration the others serve. */
+  private catchUp(child: EngineChild): void {
+    if (child.generation === this.generation) return;
+    const generation = this.generation;
+    child.waiters.set(`prepared:${generation}`, (reply) => {
+      if (reply.t === 'prepared' && reply.error !== null) {
+        this.log(3, `Engine process ${child.pid} could not load the current configuration: ${reply.error}; it serves the one it started with`);
+      }
+    });
+    this.sendTo(child, { t: 'prepare', source: this.source, generation });
+    this.sendTo(child, { t: 'commit', generation });
   }
 
   private sendTo(child: EngineChild, message: ToEngine, handle?: Socket, onSent?: (error: Error | null) => void): void {
