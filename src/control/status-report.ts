@@ -37,6 +37,8 @@ export interface StatusReport {
   jobClass: string | null;
   configFile: string;
   configGeneration: number | null;
+  /** Pids of the engine processes; empty when the worker serves alone; null when not running. */
+  engineProcesses: number[] | null;
   lastReload: ReloadResult | null;
   services: ServiceStatus[];
   connections: { active: number; total: number };
@@ -64,6 +66,7 @@ const createIdleReport = (files: StatusFiles, state: StatusState, detail: string
   jobClass: null,
   configFile: files.config,
   configGeneration: null,
+  engineProcesses: null,
   lastReload: null,
   services: [],
   connections: { active: 0, total: 0 },
@@ -126,6 +129,8 @@ export const collectStatus = (homeDirectory: string, now: Date = new Date()): St
     jobClass: state.jobClass,
     configFile: files.config,
     configGeneration: state.configGeneration,
+    // A state file written before engine processes existed has no such field.
+    engineProcesses: state.engineProcesses ?? [],
     lastReload: state.lastReload,
     services: addCertificateExpiry(state.services, now),
     connections: {

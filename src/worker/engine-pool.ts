@@ -379,7 +379,10 @@ export class EnginePool implements ConnectionPlacer {
     setTimeout(() => {
       if (this.stopping) return;
       this.spawn(child.slot).then(
-        () => this.log(5, `Engine process ${this.children[child.slot]?.pid ?? '?'} started in place of ${child.pid}`),
+        () => {
+          this.log(5, `Engine process ${this.children[child.slot]?.pid ?? '?'} started in place of ${child.pid}`);
+          this.options.onActivity();
+        },
         (error: unknown) => this.log(3, `Replacing engine process ${child.pid} failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     }, quick ? RESTART_DELAY_MS : 0);

@@ -381,6 +381,7 @@ class Worker {
     if (this.statePath === null) return;
     this.state.updatedAt = new Date().toISOString();
     this.state.services = this.engine.servicesState();
+    this.state.engineProcesses = this.pool?.pids ?? [];
     try {
       writeStateFile(this.statePath, this.state);
     } catch (error) {

@@ -58,6 +58,8 @@ export interface WorkerState {
   connections: ConnectionInfo[];
   connectionsAt: string | null;
   services: ServiceState[];
+  /** Pids of the engine processes serving connections; empty when the worker serves alone (`processes = 1`). */
+  engineProcesses: number[];
 }
 
 /** The state of a worker that has just started: counters at zero, generation 1. */
@@ -83,6 +85,7 @@ export const createInitialState = (fields: {
     connections: [],
     connectionsAt: null,
     services: [],
+    engineProcesses: [],
   };
 };
 

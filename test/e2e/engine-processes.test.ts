@@ -246,6 +246,10 @@ describe('engine processes: layout and placement', () => {
       const status = await waitForStatusCounts(home, 8, 8);
       assert.equal(status.pid, pid, 'status reports the one worker');
       assert.equal(status.state, 'running');
+      assert.deepEqual([...(status.engineProcesses ?? [])].sort((a, b) => a - b), engines, 'status --json names the engine processes');
+      const statusText = await home.cli('status');
+      const enginePid = `(?:${engines.map(String).join('|')})`;
+      assert.match(statusText.stdout, new RegExp(`engine processes: 2 \\(pids ${enginePid}, ${enginePid}\\)`), statusText.stdout);
 
       // Fewest open connections, not turns: with 4 + 4, close 2 on the first engine process (2 + 4);
       // the next 2 connections must both go to it (round robin would give 3 + 5).
@@ -308,6 +312,9 @@ describe('engine processes: layout and placement', () => {
       const payload = randomBytes(ONE_MIB);
       assert.deepEqual(await connection.exchange(payload), { bytes: ONE_MIB, sha256: sha256(payload) });
       assert.deepEqual(childrenOf(pid), [], 'still no children after serving');
+      const status = await home.status();
+      assert.deepEqual(status.json.engineProcesses, [], 'status --json: no engine processes');
+      assert.match((await home.cli('status')).stdout, /engine processes: none \(the worker serves every connection itself\)/);
     });
   });
 

@@ -32,6 +32,7 @@ export interface StatusJson {
   jobClass: string | null;
   configFile: string;
   configGeneration: number | null;
+  engineProcesses: number[] | null;
   lastReload: { seq: number; at: string; ok: boolean; message: string } | null;
   services: StatusServiceJson[];
   connections: { active: number; total: number };

@@ -58,6 +58,10 @@ export const formatStatus = (report: StatusReport, now: Date): string[] => {
   const reload = report.lastReload;
   const reloadText = reload === null ? 'never reloaded' : `last reload ${reload.ok ? 'ok' : 'REJECTED'} at ${reload.at}${reload.message === '' ? '' : `: ${reload.message}`}`;
   lines.push(`  configuration ${report.configFile} (generation ${report.configGeneration ?? '?'}; ${reloadText})`);
+  const engines = report.engineProcesses ?? [];
+  lines.push(engines.length === 0
+    ? '  engine processes: none (the worker serves every connection itself)'
+    : `  engine processes: ${engines.length} (pids ${engines.join(', ')})`);
   lines.push(`  connections: ${report.connections.active} active, ${report.connections.total} since start`);
   for (const service of report.services) {
     lines.push(`  ${formatServiceRoute(service)}  (${service.active} active, ${service.total} total)`);
