@@ -2,7 +2,7 @@
 // bad file is refused before `start` or `reload-config` touches the worker.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash, createPrivateKey } from 'node:crypto';
+import { constants, createHash, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
 import type { ServiceConfig } from './types.js';
@@ -190,6 +190,10 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
   }
   return options;
 };
+
+/** `options = NO_TICKET` (or sessionResume = no): sessions resume through the server's session cache only. */
+export const ticketsDisabled = (service: ServiceConfig): boolean =>
+  !service.sessionResume || (computeSecureOptions(service.tlsOptions, []) & constants.SSL_OP_NO_TICKET) !== 0;
 
 /** Node wants 48 bytes: 16 name, 16 HMAC secret, 16 AES key; derived from stunnel's two secrets. */
 const buildTicketKeys = (keySecret: string, macSecret: string): Buffer => {

@@ -4,11 +4,11 @@ import { createHmac, randomInt, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { buildSecureContextOptions, isPkcs12File } from '../config/tls-material.js';
+import { buildSecureContextOptions, isPkcs12File, ticketsDisabled } from '../config/tls-material.js';
 import type { ServiceConfig } from '../config/types.js';
 import type { Endpoint } from '../config/values.js';
 import { loadPskSecrets } from '../config/psk-secrets.js';
-import { createTlsServerShim, localSessionStore, SessionCache, type SessionStore } from './session-cache.js';
+import { createTlsServerShim, localSessionStore, needsSharing, SessionCache } from './session-cache.js';
 import { ServiceCounters } from './counters.js';
 
 /** What a service shares with the rest of the worker beyond its own section. */
@@ -19,8 +19,11 @@ export interface ServiceEnvironment {
    * ticketKeySecret/ticketMacSecret win.
    */
   ticketSeed?: Buffer;
-  /** Server-side session cache of a service elsewhere (the worker's); default: a cache of its own. */
-  sessionStore?: (service: ServiceConfig) => SessionStore;
+  /**
+   * Engine processes: called with each new server-side session other processes must know to resume
+   * it (see `needsSharing`); the worker copies it into their caches.
+   */
+  shareSession?: (service: string, id: Buffer, session: Buffer) => void;
 }
 
 /** Node's 48-byte ticket key block (name, HMAC secret, AES key), one per service name. */
@@ -71,10 +74,20 @@ export class RuntimeService {
     this.trustedLeaves = trustedLeaves;
     this.roundRobinCursor = config.connect.length > 1 ? randomInt(config.connect.length) : 0;
     const resumes = config.sessionResume && !config.client;
-    this.sessionCache = resumes && environment.sessionStore === undefined
-      ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000)
-      : undefined;
-    const store = !resumes ? undefined : environment.sessionStore?.(config) ?? (this.sessionCache === undefined ? undefined : localSessionStore(this.sessionCache));
+    this.sessionCache = resumes ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000) : undefined;
+    let store = this.sessionCache === undefined ? undefined : localSessionStore(this.sessionCache);
+    const share = environment.shareSession;
+    if (store !== undefined && share !== undefined) {
+      const local = store;
+      const withoutTickets = ticketsDisabled(config);
+      store = {
+        lookup: local.lookup,
+        store: (id, session) => {
+          local.store(id, session);
+          if (needsSharing(session, withoutTickets)) share(config.name, id, session);
+        },
+      };
+    }
     this.tlsServerShim = createTlsServerShim(store);
     const psk = config.pskSecrets === null ? undefined : loadPskSecrets(config.pskSecrets);
     this.pskKeys = psk?.ok === true ? psk.keys : new Map();

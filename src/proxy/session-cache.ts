@@ -43,6 +43,35 @@ export interface SessionStore {
   store(id: Buffer, session: Buffer): void;
 }
 
+const TLS1_3_VERSION = 0x0304;
+
+/**
+ * The protocol version inside an OpenSSL session (DER: SEQUENCE { INTEGER 1, INTEGER ssl_version,
+ * ... }), or undefined when the bytes are not shaped like one.
+ */
+export const sessionProtocolVersion = (der: Buffer): number | undefined => {
+  if (der[0] !== 0x30) return undefined;
+  let offset = 2;
+  const first = der[1] ?? 0;
+  if (first & 0x80) offset += first & 0x7f;
+  // INTEGER 1 (the session format version)
+  if (der[offset] !== 0x02 || der[offset + 1] !== 0x01) return undefined;
+  offset += 3;
+  if (der[offset] !== 0x02) return undefined;
+  const length = der[offset + 1] ?? 0;
+  if (length < 1 || length > 2) return undefined;
+  return length === 1 ? der[offset + 2] : ((der[offset + 2] ?? 0) << 8) | (der[offset + 3] ?? 0);
+};
+
+/**
+ * Whether other processes need this session to resume it. A TLS 1.3 session with tickets on is
+ * resumed from its ticket alone (every process has the ticket keys); OpenSSL still reports one
+ * per ticket it sends. Anything else (TLS 1.2 by session ID, TLS 1.3 without tickets) is found
+ * only in a cache.
+ */
+export const needsSharing = (session: Buffer, ticketsDisabled: boolean): boolean =>
+  ticketsDisabled || sessionProtocolVersion(session) !== TLS1_3_VERSION;
+
 export const localSessionStore = (cache: SessionCache): SessionStore => ({
   lookup: (id, done) => done(cache.get(id.toString('hex')) ?? null),
   store: (id, session) => cache.set(id.toString('hex'), session),

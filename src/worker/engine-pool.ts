@@ -38,8 +38,6 @@ export interface EnginePoolOptions {
   counters: CounterStore;
   /** The worker's next sequential log id. */
   nextSequentialId: () => string;
-  /** The worker's current service of that name (its session cache answers for every process). */
-  findService: (name: string) => RuntimeService | undefined;
   onActivity: () => void;
 }
 
@@ -181,13 +179,10 @@ export class EnginePool implements ConnectionPlacer {
       case 'batch':
         this.onBatch(message);
         return;
-      case 'session-get': {
-        const session = this.options.findService(message.service)?.sessionCache?.get(Buffer.from(message.id, 'base64').toString('hex'));
-        this.sendTo(child, { t: 'session', req: message.req, session: session === undefined ? null : session.toString('base64') });
-        return;
-      }
       case 'session-set':
-        this.options.findService(message.service)?.sessionCache?.set(Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'));
+        for (const other of this.children) {
+          if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'session-put', service: message.service, id: message.id, session: message.session });
+        }
         return;
       case 'ready':
       case 'failed':

@@ -15,7 +15,6 @@ import { buildRuntimeServices } from '../proxy/engine.js';
 import { computeConnectionCeiling } from '../proxy/fd-budget.js';
 import { ConnectionRegistry } from '../proxy/registry.js';
 import type { RuntimeService, ServiceEnvironment } from '../proxy/service.js';
-import type { SessionStore } from '../proxy/session-cache.js';
 import { loadFrom, type ConfigSource } from './config-source.js';
 import type { CounterDelta, FromEngine, ToEngine } from './engine-protocol.js';
 import { RELAY_HIGH_WATER_MARK_BYTES } from './relay-tuning.js';
@@ -39,8 +38,6 @@ class EngineProcess {
   private pendingLog = '';
   private ended: number[] = [];
   private batchScheduled = false;
-  private nextSessionRequest = 0;
-  private readonly sessionRequests = new Map<number, (session: Buffer | null) => void>();
   private stopping = false;
   private stopped = false;
   /** Global debug level of a prepared generation, applied on commit. */
@@ -68,12 +65,12 @@ class EngineProcess {
         send({ t: 'connections', req: message.req, list: this.registry.list().map((connection) => connection.info(now)) });
         return;
       }
-      case 'session': {
-        const done = this.sessionRequests.get(message.req);
-        this.sessionRequests.delete(message.req);
-        done?.(message.session === null ? null : Buffer.from(message.session, 'base64'));
+      case 'session-put':
+        // Another process's session: into this process's cache of the service's current generation.
+        this.generations.get(this.generation)?.get(message.service)?.sessionCache?.set(
+          Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'),
+        );
         return;
-      }
       case 'stop':
         this.stop();
         return;
@@ -85,7 +82,13 @@ class EngineProcess {
 
   private init(source: ConfigSource, generation: number, ticketSeed: string, logId: string): void {
     this.logId = logId;
-    this.environment = { ticketSeed: Buffer.from(ticketSeed, 'base64'), sessionStore: (config) => this.remoteSessionStore(config.name) };
+    this.environment = {
+      ticketSeed: Buffer.from(ticketSeed, 'base64'),
+      // Session-ID resumption must work whichever process a client lands on: each process keeps a
+      // cache, and the worker copies every session that is not resumable from its ticket alone into
+      // the others' caches. Lookups stay local (no round trip per handshake).
+      shareSession: (service, id, session) => send({ t: 'session-set', service, id: id.toString('base64'), session: session.toString('base64') }),
+    };
     this.logger.openSink((text) => {
       this.pendingLog += text;
       this.scheduleBatch();
@@ -161,22 +164,6 @@ class EngineProcess {
     }, undefined, { id: message.id ?? undefined, rotation: message.rotation ?? undefined });
     this.tokens.set(connection, message.token);
     connection.start();
-  }
-
-  private remoteSessionStore(service: string): SessionStore {
-    return {
-      lookup: (id, done) => {
-        if (!process.connected) {
-          done(null);
-          return;
-        }
-        const req = this.nextSessionRequest;
-        this.nextSessionRequest += 1;
-        this.sessionRequests.set(req, done);
-        send({ t: 'session-get', req, service, id: id.toString('base64') });
-      },
-      store: (id, session) => send({ t: 'session-set', service, id: id.toString('base64'), session: session.toString('base64') }),
-    };
   }
 
   private scheduleBatch(): void {

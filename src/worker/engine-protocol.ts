@@ -24,7 +24,8 @@ export type ToEngine =
   /** `rotation`: its place in the service's `failover = rr` rotation, kept by the worker. */
   | { t: 'conn'; token: number; generation: number; service: string; id: string | null; rotation: number | null }
   | { t: 'list'; req: number }
-  | { t: 'session'; req: number; session: string | null }
+  /** A session another process created, for this process's cache (session-ID resumption anywhere). */
+  | { t: 'session-put'; service: string; id: string; session: string }
   | { t: 'stop' }
   | { t: 'drain'; ms: number };
 
@@ -35,7 +36,6 @@ export type FromEngine =
   /** Once per event-loop turn with anything to say: formatted log lines, ended connections, counters. */
   | { t: 'batch'; log: string; ended: number[]; counters: CounterDelta[] }
   | { t: 'connections'; req: number; list: ConnectionInfo[] }
-  | { t: 'session-get'; req: number; service: string; id: string }
   | { t: 'session-set'; service: string; id: string; session: string }
   /** After stop/drain: how many connections had to be ended. */
   | { t: 'stopped'; forced: number };

@@ -188,7 +188,6 @@ class Worker {
       ticketSeed: this.ticketSeed,
       counters: this.engine.counters,
       nextSequentialId: () => this.engine.nextSequentialId(),
-      findService: (name) => this.engine.currentServices().find((service) => service.name === name),
       onActivity: () => this.schedulePublish(),
     });
     this.pool = pool;

@@ -749,11 +749,13 @@ describe('engine processes: TLS session resumption whichever engine process a co
     await running;
   });
 
-  const resumeEightTimes = async (port: number, version: 'tls1_3' | 'tls1_2', expectTicket: boolean, label: string): Promise<void> => {
+  const resumeEightTimes = async (
+    port: number, version: 'tls1_3' | 'tls1_2', expectTicket: boolean, label: string, clientArgs: readonly string[] = [],
+  ): Promise<void> => {
     assert.ok(context !== undefined, 'the worker started');
     const { pid, engines, home } = context;
     const sessionFile = join(home.dir, `session-${label}.pem`);
-    const first = await openResumingSClient(port, [`-${version}`, '-sess_out', sessionFile]);
+    const first = await openResumingSClient(port, [`-${version}`, ...clientArgs, '-sess_out', sessionFile]);
     try {
       assert.equal(first.outcome.how, 'New');
       // The echo comes after the server's session tickets: the file then holds a resumable session.
@@ -770,7 +772,7 @@ describe('engine processes: TLS session resumption whichever engine process a co
     const clients: ResumingSClient[] = [];
     try {
       for (let index = 0; index < 8; index += 1) {
-        const client = await openResumingSClient(port, [`-${version}`, '-sess_in', sessionFile]);
+        const client = await openResumingSClient(port, [`-${version}`, ...clientArgs, '-sess_in', sessionFile]);
         clients.push(client);
         await client.echo(`resumed ${label} ${index}`);
       }
@@ -804,5 +806,10 @@ describe('engine processes: TLS session resumption whichever engine process a co
 
   it('TLS 1.2 session-ID cache (options = NO_TICKET): 8 reconnects with -sess_in all say Reused', async () => {
     await resumeEightTimes(noTicketPort, 'tls1_2', false, 'tls12-id');
+  });
+
+  it('TLS 1.2 client without ticket support (s_client -no_ticket) against a ticket-issuing service: 8 reconnects by session ID all say Reused', async () => {
+    // The session is created in one process and copied by the worker into the other's cache.
+    await resumeEightTimes(context?.acceptPort ?? 0, 'tls1_2', false, 'tls12-no-ticket-client', ['-no_ticket']);
   });
 });
