@@ -41,6 +41,17 @@ const probeUntil = async (port: number, done: () => boolean, what: string): Prom
 const findUnlogged = (ports: readonly number[], texts: readonly string[]): number[] =>
   ports.filter((port) => !texts.some((text) => text.includes(`accepted connection from 127.0.0.1:${port}\n`)));
 
+/** Waits up to LINE_ARRIVAL_MS for every port's accept line; returns the ports still missing then. */
+const LINE_ARRIVAL_MS = 3000;
+const waitForLoggedPorts = async (ports: readonly number[], texts: () => string[]): Promise<number[]> => {
+  const deadline = performance.now() + LINE_ARRIVAL_MS;
+  for (;;) {
+    const missing = findUnlogged(ports, texts());
+    if (missing.length === 0 || performance.now() >= deadline) return missing;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
 /** Stunnel-format lines of SYSLST (the logger falls back to stderr, which a started worker has there). */
 const syslstLogLines = (file: string) => readText(file).split('\n').flatMap((raw) => parseLogLine(raw) ?? []);
 
@@ -62,7 +73,9 @@ describe(`figure 11: log writes that cannot fail the worker (${SCALE})`, () => {
       const recreatedMs = performance.now() - deletedAt;
       const said = syslstLogLines(home.files.syslst).find((line) => /was deleted/.test(line.text));
       // Lines written between the deletion and the recreation: in the new file or SYSLST, or lost.
-      const lost = findUnlogged(ports, [readText(home.files.log), readText(home.files.syslst)]);
+      // Engine processes hand their lines to the worker in batches (every 10 ms), so a line may
+      // still be on its way when the probing stops: wait a bounded while before calling it lost.
+      const lost = await waitForLoggedPorts(ports, () => [readText(home.files.log), readText(home.files.syslst)]);
       const book = new FigureBook();
       book.check(
         '11 log file deleted: recreated, relaying goes on',
