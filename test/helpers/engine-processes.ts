@@ -4,13 +4,14 @@
 // TLS clients for these tests (a connection opened first and made to carry a payload later; an
 // `openssl s_client` session kept open that reports whether its session was resumed).
 import { connect as connectTls } from 'node:tls';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { LOOPBACK } from './ports.js';
 import { isProcessAlive, readProcessArgv, readProcessStatFields, startProcess, stopPid, stopProcess } from './processes.js';
 import type { StartedProcess } from './processes.js';
 import { waitFor, withTimeout } from './wait.js';
+import { openTlsClient } from '../integration/support/peers.js';
+import { hashUntilEnd, type StreamDigest } from '../integration/support/streams.js';
 
 /** What the command line of an engine process contains (ARCHITECTURE: forked from this entry). */
 export const ENGINE_PROCESS_ENTRY = 'engine-process.js';
@@ -211,10 +212,7 @@ export const serviceSection = (name: string, acceptPort: number, connectPort: nu
   ...more.map((line) => `    ${line}`),
 ];
 
-export interface Digest {
-  bytes: number;
-  sha256: string;
-}
+export type Digest = StreamDigest;
 
 export interface OpenTlsConnection {
   readonly socket: TLSSocket;
@@ -225,32 +223,8 @@ export interface OpenTlsConnection {
 
 /** A TLS connection to 127.0.0.1:port that keeps half-open connections, handshake completed. */
 export const openTlsConnection = async (port: number): Promise<OpenTlsConnection> => {
-  // allowHalfOpen is honoured by tls.connect though @types/node omits it.
-  const options: ConnectionOptions & { allowHalfOpen: boolean } = { host: LOOPBACK, port, rejectUnauthorized: false, allowHalfOpen: true };
-  const socket = connectTls(options);
-  const failure = new Promise<never>((_, reject) => socket.once('error', reject));
-  failure.catch(() => undefined);
-  try {
-    await withTimeout(
-      Promise.race([new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())), failure]),
-      HANDSHAKE_TIMEOUT_MS,
-      `a TLS handshake with ${LOOPBACK}:${port}`,
-    );
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const ended = new Promise<Digest>((resolve, reject) => {
-    socket.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    socket.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
-    socket.once('error', (error) => reject(new Error(`TLS connection from port ${socket.localPort} failed after ${bytes} bytes: ${error.message}`)));
-    socket.once('close', () => reject(new Error(`TLS connection from port ${socket.localPort} closed without EOF after ${bytes} bytes`)));
-  });
+  const socket = await openTlsClient(port, { allowHalfOpen: true });
+  const { ended } = hashUntilEnd(socket, `TLS connection from port ${socket.localPort}`);
   ended.catch(() => undefined);
   return {
     socket,
