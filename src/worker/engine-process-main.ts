@@ -1,7 +1,7 @@
 // An engine process: serves the connections the worker accepts and hands over (`processes` > 1).
 // It loads the same configuration, builds the same services (quietly: the worker has logged their
 // set-up), and runs each connection exactly as a single-process worker would. Its log lines,
-// ended connections and counter changes go to the worker once per event-loop turn; the worker
+// ended connections and counter changes go to the worker in batches every 10 ms; the worker
 // writes the log, keeps the totals and answers for the whole. When the worker's channel closes
 // (the worker is gone), the process ends its connections and exits: nothing outlives the worker.
 import type { Socket } from 'node:net';

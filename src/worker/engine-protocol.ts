@@ -33,7 +33,7 @@ export type FromEngine =
   | { t: 'ready'; ceiling: number | null }
   | { t: 'failed'; reason: string }
   | { t: 'prepared'; generation: number; error: string | null }
-  /** Once per event-loop turn with anything to say: formatted log lines, ended connections, counters. */
+  /** At most every 10 ms with anything to say: formatted log lines, ended connections, counters. */
   | { t: 'batch'; log: string; ended: number[]; counters: CounterDelta[] }
   | { t: 'connections'; req: number; list: ConnectionInfo[] }
   | { t: 'session-set'; service: string; id: string; session: string }
