@@ -474,9 +474,22 @@ export class ProxyConnection implements LiveConnection {
   private startRelay(tls: TLSSocket, plain: Duplex): void {
     this.relayStarted = true;
     this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
+    // One read of the TLS socket decrypts up to four 16 KiB records and hands them over one by one,
+    // each with its own callback (and next-tick queue run): corked until the check phase, they go to
+    // the plain socket in one writev instead of one write each.
+    let plainCorked = false;
+    const uncorkPlain = (): void => {
+      plainCorked = false;
+      plain.uncork();
+    };
     tls.on('data', (chunk: Buffer) => {
       this.bytesToSocket += chunk.length;
       this.lastActivityMs = Date.now();
+      if (!plainCorked) {
+        plainCorked = true;
+        plain.cork();
+        setImmediate(uncorkPlain);
+      }
       if (!plain.write(chunk)) tls.pause();
     });
     plain.on('drain', () => tls.resume());
