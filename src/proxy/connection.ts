@@ -25,6 +25,8 @@ export interface ConnectionDependencies {
 }
 
 const MS_PER_SECOND = 1000;
+/** The largest TLS record payload: a decrypted chunk this big means bulk data, more is likely on its way. */
+const FULL_TLS_RECORD_BYTES = 16 * 1024;
 
 /** stunnel's `ADDRESS:PORT`, IPv6 included (`::1:443`, no brackets). */
 const formatAddress = (address: string | undefined, port: number | undefined): string =>
@@ -476,7 +478,8 @@ export class ProxyConnection implements LiveConnection {
     this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
     // One read of the TLS socket decrypts up to four 16 KiB records and hands them over one by one,
     // each with its own callback (and next-tick queue run): corked until the check phase, they go to
-    // the plain socket in one writev instead of one write each.
+    // the plain socket in one writev instead of one write each. Only a full record starts the cork:
+    // a small one (interactive traffic) is written at once, as a round trip must not wait.
     let plainCorked = false;
     const uncorkPlain = (): void => {
       plainCorked = false;
@@ -485,7 +488,7 @@ export class ProxyConnection implements LiveConnection {
     tls.on('data', (chunk: Buffer) => {
       this.bytesToSocket += chunk.length;
       this.lastActivityMs = Date.now();
-      if (!plainCorked) {
+      if (!plainCorked && chunk.length >= FULL_TLS_RECORD_BYTES) {
         plainCorked = true;
         plain.cork();
         setImmediate(uncorkPlain);
