@@ -651,7 +651,17 @@ export const spawnProgram = (
   env: Readonly<Record<string, string>>,
 ): { child: ChildProcess; stdio: Duplex } => {
   const child = spawn(program, args, { argv0: argv0 ?? program, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  return { child, stdio: Duplex.from({ readable: child.stdout, writable: child.stdin }) };
+  const stdio = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  // When the program exits while its stdin is being ended, Duplex.from can miss the pipe closing:
+  // the composite then never reports its writable side finished, and the connection waited for it
+  // until TIMEOUTclose. Once the pipe is closed nothing more can be written: when the program's
+  // output has been read to its end as well, the composite is done.
+  child.stdin?.once('close', () => {
+    if (stdio.writableFinished || stdio.destroyed) return;
+    if (stdio.readableEnded) stdio.destroy();
+    else stdio.once('end', () => setImmediate(() => stdio.destroy()));
+  });
+  return { child, stdio };
 };
 
 const describeTlsError = (error: Error): string => {
