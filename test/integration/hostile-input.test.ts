@@ -17,21 +17,9 @@ import { waitFor, withTimeout } from '../helpers/wait.js';
 import { GLOBAL_LINES, parseCloseSummary, startEngine } from './support/engine.js';
 import type { RunningEngine } from './support/engine.js';
 import { openTcpClient, openTlsClient, whenClosed } from './support/peers.js';
+import { buildTls10ClientHello } from '../helpers/client-hello.js';
 
 const CLOSE_TIMEOUT_MS = 5_000;
-
-/** A ClientHello offering TLS 1.0 only (record and handshake version 0x0301), no extensions. */
-const buildTls10ClientHello = (): Buffer => {
-  const body = Buffer.concat([
-    Buffer.from([0x03, 0x01]),
-    randomBytes(32),
-    Buffer.from([0x00]),
-    Buffer.from([0x00, 0x04, 0x00, 0x2f, 0x00, 0x35]),
-    Buffer.from([0x01, 0x00]),
-  ]);
-  const handshake = Buffer.concat([Buffer.from([0x01, (body.length >> 16) & 0xff, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
-  return Buffer.concat([Buffer.from([0x16, 0x03, 0x01, (handshake.length >> 8) & 0xff, handshake.length & 0xff]), handshake]);
-};
 
 /** The first flight of a real Node TLS client, captured by a plain TCP listener. */
 const captureClientHello = async (): Promise<Buffer> => {

@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { connect as connectTcp, createServer } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { buildTls10ClientHello } from '../../helpers/client-hello.js';
 
 export const FLOOD_KINDS = ['random-bytes', 'truncated-client-hello', 'plaintext-http', 'tls1.0-client-hello'] as const;
 export type FloodKind = (typeof FLOOD_KINDS)[number];
@@ -26,19 +27,6 @@ export interface FloodSummary {
 
 const LOOPBACK = '127.0.0.1';
 const PER_CONNECTION_DEADLINE_MS = 10_000;
-
-/** A ClientHello offering TLS 1.0 only (record and handshake version 0x0301), two RSA suites. */
-const buildTls10ClientHello = (): Buffer => {
-  const body = Buffer.concat([
-    Buffer.from([0x03, 0x01]),
-    randomBytes(32),
-    Buffer.from([0x00]),
-    Buffer.from([0x00, 0x04, 0x00, 0x2f, 0x00, 0x35]),
-    Buffer.from([0x01, 0x00]),
-  ]);
-  const handshake = Buffer.concat([Buffer.from([0x01, 0x00, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
-  return Buffer.concat([Buffer.from([0x16, 0x03, 0x01, (handshake.length >> 8) & 0xff, handshake.length & 0xff]), handshake]);
-};
 
 /** The first flight of a real Node TLS client (TLS 1.2/1.3 ClientHello), captured on a plain listener. */
 export const captureClientHello = (): Promise<Buffer> =>
