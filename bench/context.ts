@@ -27,14 +27,9 @@ export interface MeasureContext {
 
 export type AgentName = 'echo-server' | 'bulk-sink' | 'bulk-source' | 'handshake-client' | 'idle-clients';
 
-export const createMeasureContext = (options: {
-  settings: BenchSettings;
-  runDir: string;
-  build: BuildPaths;
-  certs: RunCertificates;
-  echoPort: number;
-  results: Results;
-}): MeasureContext => {
+export const createMeasureContext = (
+  options: Pick<MeasureContext, 'settings' | 'runDir' | 'build' | 'certs' | 'echoPort' | 'results'>,
+): MeasureContext => {
   let sequence = 0;
   const nextTag = (label: string): string => {
     sequence += 1;

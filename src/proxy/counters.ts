@@ -12,8 +12,8 @@ export class ServiceCounters {
   connectFailures = 0;
   readonly handshakeFailures = new Map<HandshakeFailureReason, number>();
 
-  recordHandshakeFailure(reason: HandshakeFailureReason): void {
-    this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + 1);
+  recordHandshakeFailure(reason: HandshakeFailureReason, count = 1): void {
+    this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + count);
   }
 }
 

@@ -214,9 +214,7 @@ export class EnginePool implements ConnectionPlacer {
       counters.bytesToTls += delta.bytesToTls;
       counters.bytesToSocket += delta.bytesToSocket;
       counters.connectFailures += delta.connectFailures;
-      for (const [reason, count] of delta.handshakeFailures) {
-        for (let index = 0; index < count; index += 1) counters.recordHandshakeFailure(reason);
-      }
+      for (const [reason, count] of delta.handshakeFailures) counters.recordHandshakeFailure(reason, count);
     }
     this.options.onActivity();
   }

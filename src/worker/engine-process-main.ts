@@ -29,6 +29,12 @@ const DRAIN_POLL_INTERVAL_MS = 100;
 const BATCH_INTERVAL_MS = 10;
 const BATCH_MAX_LOG_BYTES = 64 * 1024;
 
+/** A configuration and the services built from it. */
+interface Generation {
+  config: Configuration;
+  services: Map<string, RuntimeService>;
+}
+
 const send = (message: FromEngine): void => {
   if (process.connected) process.send?.(message);
 };
@@ -38,7 +44,7 @@ class EngineProcess {
   private readonly counters = new CounterStore();
   private readonly registry = new ConnectionRegistry();
   /** Services by configuration generation: the current one, and a prepared one during a reload. */
-  private readonly generations = new Map<number, Map<string, RuntimeService>>();
+  private readonly generations = new Map<number, Generation>();
   private generation = 0;
   private readonly tokens = new Map<ProxyConnection, number>();
   private environment: ServiceEnvironment = {};
@@ -48,8 +54,6 @@ class EngineProcess {
   private batchTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopped = false;
-  /** Global debug level of a prepared generation, applied on commit. */
-  private readonly pendingLevels = new Map<number, number>();
 
   handle(message: ToEngine, handle: unknown): void {
     switch (message.t) {
@@ -75,7 +79,7 @@ class EngineProcess {
       }
       case 'session-put':
         // Another process's session: into this process's cache of the service's current generation.
-        this.generations.get(this.generation)?.get(message.service)?.sessionCache?.set(
+        this.generations.get(this.generation)?.services.get(message.service)?.sessionCache?.set(
           Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'),
         );
         return;
@@ -107,7 +111,7 @@ class EngineProcess {
       send({ t: 'failed', reason: built });
       process.exit(1);
     }
-    this.generations.set(generation, built.services);
+    this.generations.set(generation, built);
     this.generation = generation;
     this.logger.globalLevel = built.config.global.debugLevel;
     // Keys are read; now the process gives up what the worker will give up.
@@ -117,7 +121,7 @@ class EngineProcess {
   }
 
   /** The configuration and its services, or the reason they cannot be built. */
-  private build(source: ConfigSource): { config: Configuration; services: Map<string, RuntimeService> } | string {
+  private build(source: ConfigSource): Generation | string {
     const loaded = loadFrom(source);
     if (loaded.config === undefined) return loaded.diagnostics.map(formatDiagnostic).join('; ');
     try {
@@ -134,16 +138,15 @@ class EngineProcess {
       send({ t: 'prepared', generation, error: built });
       return;
     }
-    this.generations.set(generation, built.services);
-    this.pendingLevels.set(generation, built.config.global.debugLevel);
+    this.generations.set(generation, built);
     send({ t: 'prepared', generation, error: null });
   }
 
   private commit(generation: number): void {
-    if (!this.generations.has(generation)) return;
+    const committed = this.generations.get(generation);
+    if (committed === undefined) return;
     this.generation = generation;
-    this.logger.globalLevel = this.pendingLevels.get(generation) ?? this.logger.globalLevel;
-    this.pendingLevels.clear();
+    this.logger.globalLevel = committed.config.global.debugLevel;
     // Live connections hold their own service; only the map entry of older generations goes.
     for (const known of [...this.generations.keys()]) if (known !== generation) this.generations.delete(known);
   }
@@ -153,7 +156,7 @@ class EngineProcess {
     // Node builds a handed-over socket without half-close; a relay needs it (stunnel keeps half-closed
     // connections going), and nothing has been read yet.
     socket.allowHalfOpen = true;
-    const service = (this.generations.get(message.generation) ?? this.generations.get(this.generation))?.get(message.service);
+    const service = (this.generations.get(message.generation) ?? this.generations.get(this.generation))?.services.get(message.service);
     if (service === undefined || this.stopping) {
       this.logger.log(3, this.logId, `Service [${message.service}] is not known to this engine process; connection dropped`);
       socket.destroy();
