@@ -73,6 +73,8 @@ interface EngineHomeOptions {
   globals?: readonly string[];
   /** More sections, given the home and the echo backend. */
   tail?: (home: TestHome, echo: Backend) => string[];
+  /** Environment of `stunnelctl start` (and so of the job and the worker), on top of this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -92,7 +94,7 @@ const withEngineHome = async (options: EngineHomeOptions, body: (context: Engine
     const globals = [...(options.processes === null ? [] : [`processes = ${options.processes}`]), ...(options.globals ?? [])];
     editConfig(home.files.config, globals, options.tail?.(home, echo) ?? []);
     if (options.processes === null) assert.doesNotMatch(readFileSync(home.files.config, 'utf8'), /^\s*processes\s*=/m);
-    const start = await home.cli('start');
+    const start = await home.cli('start', [], options.env === undefined ? {} : { env: { ...process.env, ...options.env } });
     assert.equal(start.code, 0, formatResult(start));
     pid = home.readPidFile();
     assert.ok(pid !== undefined, 'start wrote the pid file');
@@ -331,6 +333,34 @@ describe('engine processes: layout and placement', () => {
       const owners = await waitForSocketOwners(context.pid, context.engines, context.acceptPort, sessions.map((session) => session.localPort));
       assert.ok([...countByOwner(context.engines, owners).values()].every((count) => count === 1), describeOwners(owners));
     });
+  });
+
+  it("engine processes run with glibc's trim settings (not the worker); an operator's own allocator settings win", async () => {
+    /** The environment a process was started with (/proc/PID/environ), as name -> value. */
+    const environOf = (pid: number): Map<string, string> =>
+      new Map(
+        readFileSync(`/proc/${pid}/environ`, 'latin1')
+          .split('\0')
+          .filter((entry) => entry.includes('='))
+          .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as [string, string]),
+      );
+    const cases: Array<{ env: NodeJS.ProcessEnv; trim: string | undefined; topPad: string | undefined; what: string }> = [
+      { env: {}, trim: '65536', topPad: '0', what: 'by default' },
+      { env: { MALLOC_TRIM_THRESHOLD_: '262144' }, trim: '262144', topPad: '0', what: "with the operator's MALLOC_TRIM_THRESHOLD_" },
+      { env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, trim: undefined, topPad: undefined, what: "with the operator's GLIBC_TUNABLES" },
+    ];
+    for (const { env, trim, topPad, what } of cases) {
+      const unset = { MALLOC_TRIM_THRESHOLD_: undefined, MALLOC_TOP_PAD_: undefined, GLIBC_TUNABLES: undefined };
+      await withEngineHome({ processes: 2, expectEngines: 2, env: { ...unset, ...env } }, async ({ pid, engines }) => {
+        for (const engine of engines) {
+          const environ = environOf(engine);
+          assert.equal(environ.get('MALLOC_TRIM_THRESHOLD_'), trim, `engine process ${engine}: MALLOC_TRIM_THRESHOLD_ ${what}`);
+          assert.equal(environ.get('MALLOC_TOP_PAD_'), topPad, `engine process ${engine}: MALLOC_TOP_PAD_ ${what}`);
+        }
+        const worker = environOf(pid);
+        assert.equal(worker.get('MALLOC_TOP_PAD_'), undefined, `the worker itself is started as the job file says ${what}`);
+      });
+    }
   });
 
   it('processes = 0, 65 or not a number: start refuses with FILE:LINE (exit 6) and no worker runs', async () => {
