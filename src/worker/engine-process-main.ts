@@ -20,6 +20,9 @@ import type { CounterDelta, FromEngine, ToEngine } from './engine-protocol.js';
 import { RELAY_HIGH_WATER_MARK_BYTES } from './relay-tuning.js';
 
 const DRAIN_POLL_INTERVAL_MS = 100;
+/** After `stop`, how long connections being reset get to finish before the process leaves anyway. */
+const STOP_EXIT_GRACE_MS = 1000;
+const STOP_EXIT_POLL_MS = 10;
 /**
  * What an engine process has to tell the worker (log lines, ended connections, counters) goes at most
  * this often: each message is a pipe write and a wake-up of the worker, and one per event-loop turn
@@ -225,8 +228,22 @@ class EngineProcess {
     this.sendBatch();
     send({ t: 'stopped', forced: live.length });
     process.disconnect?.();
-    // Sockets being reset finish on the next turns; then nothing holds the loop and the process ends.
-    setTimeout(() => process.exit(0), 1000).unref();
+    this.exitOnceFinished();
+  }
+
+  /**
+   * Leaves once the connections being reset have finished (on the next turns), or STOP_EXIT_GRACE_MS
+   * later at most. Always by `process.exit`, never by letting the event loop run empty: Node 20 then
+   * frees its environment and waits for every pending request, and a request left on a destroyed
+   * TLS socket can keep that wait spinning for ever (seen in `npm run bench`: an engine process at
+   * 64% CPU minutes after its worker had stopped, in node::Environment::CleanupHandles). The timers
+   * are not unref'd for that reason: the loop must not run empty first.
+   */
+  private exitOnceFinished(): void {
+    const startedAtMs = Date.now();
+    setInterval(() => {
+      if (this.registry.size === 0 || Date.now() - startedAtMs >= STOP_EXIT_GRACE_MS) process.exit(0);
+    }, STOP_EXIT_POLL_MS);
   }
 
   /** The worker is gone: its log and totals with it. End everything at once. */
