@@ -12,6 +12,8 @@ interface StatFields {
   stimeTicks: number;
   cutimeTicks: number;
   cstimeTicks: number;
+  /** Start time in clock ticks since boot: tells a process from a later one with the same pid. */
+  startTicks: number;
 }
 
 /** `/proc/PID/stat`; the command name is in parentheses and may itself contain spaces or ')'. */
@@ -27,8 +29,11 @@ const readStat = (pid: number | 'self'): StatFields | undefined => {
   // Fields after the command name start at field 3 (state); field N is rest[N - 3].
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const field = (n: number): number => Number(rest[n - 3]);
-  return { ppid: field(4), utimeTicks: field(14), stimeTicks: field(15), cutimeTicks: field(16), cstimeTicks: field(17) };
+  return { ppid: field(4), utimeTicks: field(14), stimeTicks: field(15), cutimeTicks: field(16), cstimeTicks: field(17), startTicks: field(22) };
 };
+
+/** When the process started (field 22 of /proc/PID/stat, in clock ticks since boot), or undefined once gone. */
+export const processStartTicks = (pid: number): number | undefined => readStat(pid)?.startTicks;
 
 /** The root and every live descendant. */
 export const processTree = (rootPid: number): number[] => {

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { processTree, processStartTicks } from './proc-stats.js';
 
 /** What `ulimit -n` is raised to; when the hard limit is lower, the hard limit is used. */
 export const WANTED_FD_LIMIT = 65536;
@@ -27,6 +28,18 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
+
+/**
+ * Processes that outlived the process that started them (an engine process still running after its
+ * worker exited), each reported once and killed: left running, one would distort every later figure.
+ * run.ts prints them with the notes.
+ */
+export const leftoverReports: string[] = [];
+/** How long descendants get to exit after their parent did, before they count as left over. */
+const DESCENDANT_EXIT_WAIT_MS = 3000;
+const DESCENDANT_POLL_MS = 100;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every process started and not yet exited: what an interrupted run must still stop. */
 const live = new Set<BenchProcess>();
@@ -126,14 +139,35 @@ export class BenchProcess {
     return result;
   }
 
-  /** TERM, a bounded wait, then KILL. Safe to call twice. */
+  /**
+   * TERM, a bounded wait, then KILL; then the descendants it had (a worker's engine processes) must
+   * have exited too, else they are reported and killed, each by its pid (checked by its start time).
+   * Safe to call twice.
+   */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.hasExited) return;
+    const descendants = processTree(this.pid).slice(1).map((pid) => ({ pid, startTicks: processStartTicks(pid) }));
     this.signal('SIGTERM');
-    if (await this.waitForExit(graceMs)) return;
-    process.stderr.write(`bench: ${this.name} (pid ${this.pid}) ignored SIGTERM for ${graceMs} ms: SIGKILL\n`);
-    this.signal('SIGKILL');
-    await this.waitForExit(KILL_WAIT_MS);
+    if (!(await this.waitForExit(graceMs))) {
+      process.stderr.write(`bench: ${this.name} (pid ${this.pid}) ignored SIGTERM for ${graceMs} ms: SIGKILL\n`);
+      this.signal('SIGKILL');
+      await this.waitForExit(KILL_WAIT_MS);
+    }
+    const stillThere = (entry: { pid: number; startTicks: number | undefined }): boolean =>
+      entry.startTicks !== undefined && processStartTicks(entry.pid) === entry.startTicks;
+    for (let waited = 0; waited < DESCENDANT_EXIT_WAIT_MS && descendants.some(stillThere); waited += DESCENDANT_POLL_MS) {
+      await sleep(DESCENDANT_POLL_MS);
+    }
+    for (const entry of descendants.filter(stillThere)) {
+      const report = `${this.name} (pid ${this.pid}) exited, its descendant pid ${entry.pid} was still running ${DESCENDANT_EXIT_WAIT_MS} ms later: killed`;
+      leftoverReports.push(report);
+      process.stderr.write(`bench: ${report}\n`);
+      try {
+        process.kill(entry.pid, 'SIGKILL');
+      } catch {
+        // gone in between
+      }
+    }
   }
 }
 

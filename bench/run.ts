@@ -17,7 +17,7 @@ import { measureMemory } from './measure/memory.js';
 import { measureOperator, operatorCommandsMissing } from './measure/operator.js';
 import { IntegrityError, measureThroughput } from './measure/throughput.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchSettings } from './options.js';
-import { runToCompletion, stopLiveProcesses } from './processes.js';
+import { leftoverReports, runToCompletion, stopLiveProcesses } from './processes.js';
 import { IMPLEMENTATIONS, PROJECT_ROOT, STUNNEL_BINARY, type ImplementationName } from './proxies.js';
 import {
   buildReports, buildSummary, formatMarkdownTable, formatTextTable, formatVerdicts, type RunDescription,
@@ -145,6 +145,7 @@ const main = async (): Promise<number> => {
     const implementations = settings.profile ? (['stunnelctl'] as const) : IMPLEMENTATIONS;
     await runGroups(context, implementations);
     for (const note of describeHandshakeLeaks(results, implementations)) context.note(note);
+    for (const report of leftoverReports) context.note(`left over: ${report}; the figures measured after it may be disturbed`);
   } finally {
     await echo.stop();
   }
