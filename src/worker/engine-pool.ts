@@ -17,12 +17,14 @@ const ENGINE_ENTRY = new URL('./engine-process.js', import.meta.url);
 /**
  * glibc's allocator keeps the top of its heap (128 KiB and more, raised further by every large
  * buffer freed) instead of returning it: after a burst of handshakes what the burst touched stays in
- * the RSS of an engine process. A fixed trim threshold and no top padding return it; bulk transfers
- * reuse the same chunks and do not trim (no brk call in 3 s at 5 Gbit/s, measured with strace).
- * Memory per idle connection at 2,000 connections: 43.2 -> 37.5 KiB (bench/RESULTS.md). An operator's
- * own setting (the variables, or GLIBC_TUNABLES) is left alone.
+ * the RSS of an engine process. A fixed trim threshold and no top padding return it. The threshold
+ * sits just above Node's 64 KiB socket read buffer: at 64 KiB, every small message (a read buffer
+ * allocated at the top of the heap, then shrunk) shrank and regrew the heap, one brk each (5,563 in
+ * 3,000 round trips); at 72 KiB, 54. Memory per idle connection at 2,000 connections: 43.2 KiB
+ * without, 37.4-38.4 at 64 KiB, 38.5 at 72 KiB, 41.7-42.3 at 128 KiB (bench/RESULTS.md). An
+ * operator's own setting (either variable, or a glibc.malloc tunable in GLIBC_TUNABLES) is left alone.
  */
-const ENGINE_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '65536', MALLOC_TOP_PAD_: '0' };
+const ENGINE_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '73728', MALLOC_TOP_PAD_: '0' };
 
 const engineEnvironment = (): NodeJS.ProcessEnv => {
   const env = { ...process.env };

@@ -8,9 +8,10 @@
 // for the whole worker, and `processes = 1` / the default.
 import { describe, it, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sha256, startEchoServer } from '../helpers/echo-server.js';
@@ -345,7 +346,7 @@ describe('engine processes: layout and placement', () => {
           .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as [string, string]),
       );
     const cases: Array<{ env: NodeJS.ProcessEnv; trim: string | undefined; topPad: string | undefined; what: string }> = [
-      { env: {}, trim: '65536', topPad: '0', what: 'by default' },
+      { env: {}, trim: '73728', topPad: '0', what: 'by default' },
       { env: { MALLOC_TRIM_THRESHOLD_: '262144' }, trim: '262144', topPad: '0', what: "with the operator's MALLOC_TRIM_THRESHOLD_" },
       { env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, trim: undefined, topPad: undefined, what: "with the operator's GLIBC_TUNABLES" },
     ];
@@ -361,6 +362,56 @@ describe('engine processes: layout and placement', () => {
         assert.equal(worker.get('MALLOC_TOP_PAD_'), undefined, `the worker itself is started as the job file says ${what}`);
       });
     }
+  });
+
+  it('small messages do not make an engine process shrink and regrow its heap each time (brk counted by strace)', async () => {
+    // The trim threshold given to engine processes must stay above Node's 64 KiB socket read buffer:
+    // at 64 KiB every round trip cost a brk or two (5,563 in 3,000 round trips), at 72 KiB a few dozen.
+    const ROUND_TRIPS = 1000;
+    const MAX_BRK_CALLS = 100;
+    await withEngineHome({ processes: 2, expectEngines: 2 }, async (context) => {
+      const session = await openNodeTlsSession(context.acceptPort);
+      context.defer(() => session.socket.destroy());
+      const owners = await waitForSocketOwners(context.pid, context.engines, context.acceptPort, [session.localPort]);
+      const engine = ownerOf(owners, session);
+      const roundTrips = async (count: number, label: string): Promise<void> => {
+        for (let index = 0; index < count; index += 1) {
+          const before = session.received().length;
+          const message = `${label} ${index}`.padEnd(64, '.');
+          const received = await session.echo(message);
+          assert.equal(received.subarray(before).toString(), message, `round trip ${index} of ${label}`);
+        }
+      };
+      await roundTrips(200, 'warm-up');
+      const directory = mkdtempSync(join(tmpdir(), 'stunnelctl-brk-'));
+      context.defer(() => rmSync(directory, { recursive: true, force: true }));
+      const countFile = join(directory, 'strace.txt');
+      const strace = spawn('strace', ['-f', '-c', '-e', 'trace=brk', '-o', countFile, '-p', String(engine)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise<number | null>((resolve, reject) => {
+        strace.once('error', (error) => reject(new Error(`strace (Debian package strace) could not run: ${error.message}`)));
+        strace.once('exit', (code) => resolve(code));
+      });
+      context.defer(() => strace.kill('SIGKILL'));
+      let stderr = '';
+      strace.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      await waitFor(
+        () => {
+          if (!/attached/.test(stderr)) throw new Error(`strace has not attached to ${engine} yet: ${stderr.trim()}`);
+          return true;
+        },
+        { what: `strace to attach to engine process ${engine}` },
+      );
+      await roundTrips(ROUND_TRIPS, 'counted');
+      strace.kill('SIGINT');
+      await withTimeout(exited, 10_000, 'strace to write its counts');
+      const summary = readFileSync(countFile, 'utf8');
+      const brkLine = summary.split('\n').find((line) => /\sbrk$/.test(line.trim()));
+      const calls = brkLine === undefined ? 0 : Number(brkLine.trim().split(/\s+/)[3]);
+      assert.ok(Number.isInteger(calls), `a brk count in strace's summary:\n${summary}`);
+      assert.ok(calls < MAX_BRK_CALLS, `engine process ${engine}: ${calls} brk calls in ${ROUND_TRIPS} round trips of 64 bytes (fewer than ${MAX_BRK_CALLS} expected)\n${summary}`);
+    });
   });
 
   it('processes = 0, 65 or not a number: start refuses with FILE:LINE (exit 6) and no worker runs', async () => {
