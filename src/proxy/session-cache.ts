@@ -22,15 +22,28 @@ export class SessionCache {
     return entry.session;
   }
 
-  set(id: string, session: Buffer): void {
+  /** `lifetimeMs`: what is left of a session copied from another cache (default: the full timeout). */
+  set(id: string, session: Buffer, lifetimeMs = this.timeoutMs): void {
+    if (lifetimeMs <= 0) return;
     this.entries.delete(id);
-    this.entries.set(id, { session, expiresAtMs: Date.now() + this.timeoutMs });
+    this.entries.set(id, { session, expiresAtMs: Date.now() + Math.min(lifetimeMs, this.timeoutMs) });
     // Map keeps insertion order: the first key is the least recently stored (0 = unlimited).
     while (this.maxEntries > 0 && this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
       this.entries.delete(oldest);
     }
+  }
+
+  /** The sessions not yet expired, oldest first, each with the time it has left. */
+  live(): Array<{ id: string; session: Buffer; lifetimeMs: number }> {
+    const now = Date.now();
+    const live: Array<{ id: string; session: Buffer; lifetimeMs: number }> = [];
+    for (const [id, entry] of this.entries) {
+      if (entry.expiresAtMs > now) live.push({ id, session: entry.session, lifetimeMs: entry.expiresAtMs - now });
+      else this.entries.delete(id);
+    }
+    return live;
   }
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { CounterStore } from '../proxy/counters.js';
 import type { ConnectionPlacer } from '../proxy/engine.js';
 import type { RuntimeService } from '../proxy/service.js';
+import type { SessionCache } from '../proxy/session-cache.js';
 import type { ConfigSource } from './config-source.js';
 import type { FromEngine, ToEngine } from './engine-protocol.js';
 import type { ConnectionInfo } from './state-file.js';
@@ -51,6 +52,13 @@ export interface EnginePoolOptions {
   /** The worker's next sequential log id. */
   nextSequentialId: () => string;
   onActivity: () => void;
+  /**
+   * The worker's own session cache of a service of the current configuration: it keeps a copy of
+   * every session shared between the processes, for a replacement process to start with.
+   */
+  sessionCacheOf: (service: string) => SessionCache | undefined;
+  /** The services of the current configuration that keep a session cache. */
+  sessionCaches: () => ReadonlyArray<{ service: string; cache: SessionCache }>;
 }
 
 interface EngineChild {
@@ -152,6 +160,7 @@ export class EnginePool implements ConnectionPlacer {
           entry.ready = true;
           entry.ceiling = message.ceiling ?? undefined;
           this.catchUp(entry);
+          this.replaySessions(entry);
           resolve();
         } else if (message.t === 'failed') {
           reject(new Error(message.reason));
@@ -178,6 +187,19 @@ export class EnginePool implements ConnectionPlacer {
     this.sendTo(child, { t: 'commit', generation });
   }
 
+  /**
+   * A process that starts (a replacement, above all) gets the sessions the others shared so far, with
+   * what is left of their lifetime, before any connection: clients that resume by session ID keep
+   * resuming whichever process serves them, also after one died.
+   */
+  private replaySessions(child: EngineChild): void {
+    for (const { service, cache } of this.options.sessionCaches()) {
+      for (const { id, session, lifetimeMs } of cache.live()) {
+        this.sendTo(child, { t: 'session-put', service, id: Buffer.from(id, 'hex').toString('base64'), session: session.toString('base64'), lifetimeMs });
+      }
+    }
+  }
+
   private sendTo(child: EngineChild, message: ToEngine, handle?: Socket, onSent?: (error: Error | null) => void): void {
     if (child.exited || !child.process.connected) {
       onSent?.(new Error('the engine process is gone'));
@@ -193,6 +215,7 @@ export class EnginePool implements ConnectionPlacer {
         this.onBatch(message);
         return;
       case 'session-set':
+        this.options.sessionCacheOf(message.service)?.set(Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'));
         for (const other of this.children) {
           if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'session-put', service: message.service, id: message.id, session: message.session });
         }

@@ -83,7 +83,7 @@ class EngineProcess {
       case 'session-put':
         // Another process's session: into this process's cache of the service's current generation.
         this.generations.get(this.generation)?.services.get(message.service)?.sessionCache?.set(
-          Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'),
+          Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'), message.lifetimeMs,
         );
         return;
       case 'stop':

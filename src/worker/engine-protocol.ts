@@ -24,8 +24,11 @@ export type ToEngine =
   /** `rotation`: its place in the service's `failover = rr` rotation, kept by the worker. */
   | { t: 'conn'; token: number; generation: number; service: string; id: string | null; rotation: number | null }
   | { t: 'list'; req: number }
-  /** A session another process created, for this process's cache (session-ID resumption anywhere). */
-  | { t: 'session-put'; service: string; id: string; session: string }
+  /**
+   * A session another process created, for this process's cache (session-ID resumption anywhere).
+   * `lifetimeMs`: what is left of it when the worker replays its copy to a replacement process.
+   */
+  | { t: 'session-put'; service: string; id: string; session: string; lifetimeMs?: number }
   | { t: 'stop' }
   | { t: 'drain'; ms: number };
 

@@ -189,6 +189,9 @@ class Worker {
       counters: this.engine.counters,
       nextSequentialId: () => this.engine.nextSequentialId(),
       onActivity: () => this.schedulePublish(),
+      sessionCacheOf: (name) => this.engine.currentServices().find((service) => service.name === name)?.sessionCache,
+      sessionCaches: () =>
+        this.engine.currentServices().flatMap((service) => (service.sessionCache === undefined ? [] : [{ service: service.name, cache: service.sessionCache }])),
     });
     this.pool = pool;
     this.engine.placer = pool;

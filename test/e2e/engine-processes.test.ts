@@ -748,6 +748,74 @@ describe('engine processes: faults', () => {
     });
   });
 
+  it('kill -9 of both engine processes: a TLS 1.2 session resumes by session ID on their replacements (the worker keeps a copy)', async () => {
+    const SERVICE_NAME = 'noticket';
+    const [port] = (await getFreePorts(1)) as [number];
+    await withEngineHome(
+      { processes: 2, expectEngines: 2, tail: (home, echo) => serviceSection(SERVICE_NAME, port, echo.port, home.files.testPem, ['options = NO_TICKET']) },
+      async (context) => {
+        const { home, pid, engines } = context;
+        const sessionFile = join(home.dir, 'session-by-id.pem');
+        const first = await openResumingSClient(port, ['-tls1_2', '-sess_out', sessionFile]);
+        try {
+          assert.equal(first.outcome.how, 'New');
+          await first.echo('first');
+          await first.finish();
+        } finally {
+          await first.stop();
+        }
+        const session = await runCommand('openssl', ['sess_id', '-in', sessionFile, '-noout', '-text']);
+        assert.equal(session.code, 0, formatResult(session));
+        assert.doesNotMatch(session.stdout, /TLS session ticket:/, `no ticket: only the session ID can resume it\n${session.stdout}`);
+
+        // Both processes that saw the session (the one that made it and the one it was copied to) die.
+        for (const engine of engines) process.kill(engine, 'SIGKILL');
+        const replacements = await waitFor(
+          () => {
+            const current = engineProcessesOf(pid);
+            return current.length === 2 && current.every((engine) => !engines.includes(engine)) ? current : undefined;
+          },
+          { what: `two replacements for engine processes ${engines.join(' and ')}`, timeoutMs: 20_000 },
+        );
+        context.tracker.add(replacements);
+        // A replacement takes connections once ready: wait until a plain handshake works.
+        await waitFor(
+          async () => {
+            const attempt = await attemptTlsHandshake(port);
+            if (attempt.accepted) attempt.socket.destroy();
+            return attempt.accepted;
+          },
+          { what: 'the replacements to accept connections', timeoutMs: 20_000, intervalMs: 200 },
+        );
+
+        const clients: ResumingSClient[] = [];
+        try {
+          for (let index = 0; index < 4; index += 1) {
+            const client = await openResumingSClient(port, ['-tls1_2', '-sess_in', sessionFile]);
+            clients.push(client);
+            await client.echo(`after the replacement ${index}`);
+          }
+          assert.deepEqual(
+            clients.map((client, index) => `${index}: ${client.outcome.how}`),
+            clients.map((_, index) => `${index}: Reused`),
+            'every reconnect resumed the session on a replacement engine process',
+          );
+          const ports = await waitFor(
+            () => {
+              const found = clients.map((client) => clientPortOfProcess(client.process.pid, port));
+              return found.every((value) => value !== undefined) ? (found as number[]) : undefined;
+            },
+            { what: 'the local ports of the s_client connections' },
+          );
+          const owners = await waitForSocketOwners(pid, replacements, port, ports);
+          assert.equal(new Set(owners.values()).size, 2, `the reconnects landed on both replacements: ${describeOwners(owners)}`);
+        } finally {
+          for (const client of clients) await client.stop();
+        }
+      },
+    );
+  });
+
   it('kill -9 of the worker: its engine processes exit on their own within seconds', async () => {
     await withEngineHome({ processes: 2, expectEngines: 2 }, async (context) => {
       const { pid, engines } = context;
