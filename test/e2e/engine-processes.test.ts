@@ -139,6 +139,16 @@ const assertEchoes = async (sessions: readonly NodeTlsSession[], label: string):
   );
 };
 
+/** The local ports of the s_client processes' connections to `port` (read from /proc). */
+const clientPortsOf = (clients: readonly ResumingSClient[], port: number): Promise<number[]> =>
+  waitFor(
+    () => {
+      const found = clients.map((client) => clientPortOfProcess(client.process.pid, port));
+      return found.every((value) => value !== undefined) ? (found as number[]) : undefined;
+    },
+    { what: `the local ports of the ${clients.length} s_client connections` },
+  );
+
 const describeOwners = (owners: ReadonlyMap<number, number>): string =>
   [...owners].map(([port, owner]) => `${port}->${owner}`).join(' ');
 
@@ -800,14 +810,7 @@ describe('engine processes: faults', () => {
             clients.map((_, index) => `${index}: Reused`),
             'every reconnect resumed the session on a replacement engine process',
           );
-          const ports = await waitFor(
-            () => {
-              const found = clients.map((client) => clientPortOfProcess(client.process.pid, port));
-              return found.every((value) => value !== undefined) ? (found as number[]) : undefined;
-            },
-            { what: 'the local ports of the s_client connections' },
-          );
-          const owners = await waitForSocketOwners(pid, replacements, port, ports);
+          const owners = await waitForSocketOwners(pid, replacements, port, await clientPortsOf(clients, port));
           assert.equal(new Set(owners.values()).size, 2, `the reconnects landed on both replacements: ${describeOwners(owners)}`);
         } finally {
           for (const client of clients) await client.stop();
@@ -930,14 +933,7 @@ describe('engine processes: TLS session resumption whichever engine process a co
         clients.map((_, index) => `${index}: Reused ${version === 'tls1_3' ? 'TLSv1.3' : 'TLSv1.2'}`),
         'all 8 reconnects resumed the session',
       );
-      const ports = await waitFor(
-        () => {
-          const found = clients.map((client) => clientPortOfProcess(client.process.pid, port));
-          return found.every((value) => value !== undefined) ? (found as number[]) : undefined;
-        },
-        { what: 'the local ports of the 8 s_client connections' },
-      );
-      const owners = await waitForSocketOwners(pid, engines, port, ports);
+      const owners = await waitForSocketOwners(pid, engines, port, await clientPortsOf(clients, port));
       const counts = countByOwner(engines, owners);
       assert.ok([...counts.values()].every((count) => count > 0), `resumed connections on both engine processes: ${describeOwners(owners)}`);
     } finally {
