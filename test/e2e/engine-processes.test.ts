@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sha256, startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
@@ -648,6 +649,37 @@ describe('engine processes: operator commands across children', () => {
       for (const session of held.values()) await withTimeout(session.closed, 5_000, `the connection from ${session.localPort} to be closed by stop`);
       const lines = readLogLines(home.files.log);
       for (const id of ids) assert.equal(closeLinesOf(lines, id).length, 1, `connection [${id}] has its close line after stop`);
+    });
+  });
+
+  it('stop while clients that never read have writes backed up on both engine processes: every engine process exits within 3 s', async () => {
+    // Each client sends 16 MiB and reads nothing: the echo comes back into the engine process,
+    // which cannot write it on to the client, so both relays are paused with writes pending when
+    // stop arrives. The processes must still leave at once (by process.exit, not by waiting for
+    // their event loop to run empty).
+    const EXIT_BOUND_MS = 3_000;
+    await withEngineHome({ processes: 2, expectEngines: 2 }, async (context) => {
+      const { home, pid, engines, acceptPort } = context;
+      const stuck: TLSSocket[] = [];
+      const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+      for (let index = 0; index < 4; index += 1) {
+        const session = await openNodeTlsSession(acceptPort);
+        context.defer(() => session.socket.destroy());
+        session.socket.pause();
+        for (let written = 0; written < 16; written += 1) session.socket.write(chunk);
+        stuck.push(session.socket);
+      }
+      const owners = await waitForSocketOwners(pid, engines, acceptPort, stuck.map((socket) => socket.localPort ?? 0));
+      assert.equal(new Set(owners.values()).size, 2, `clients on both engine processes: ${describeOwners(owners)}`);
+      await waitFor(() => stuck.every((socket) => socket.writableLength > 0), { what: 'every client to have writes it cannot send (the relay is backed up)' });
+
+      const stop = await home.cli('stop');
+      assert.equal(stop.code, 0, formatResult(stop));
+      const stoppedAt = Date.now();
+      await waitFor(() => engines.every((engine) => !isProcessAlive(engine)), {
+        what: `engine processes ${engines.join(', ')} to exit after stop`, timeoutMs: EXIT_BOUND_MS, intervalMs: 50,
+      });
+      assert.ok(Date.now() - stoppedAt <= EXIT_BOUND_MS);
     });
   });
 
