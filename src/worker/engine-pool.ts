@@ -53,11 +53,9 @@ export interface EnginePoolOptions {
   nextSequentialId: () => string;
   onActivity: () => void;
   /**
-   * The worker's own session cache of a service of the current configuration: it keeps a copy of
-   * every session shared between the processes, for a replacement process to start with.
+   * The worker's own session caches, one per service of the current configuration that keeps one:
+   * they hold a copy of every session shared between the processes, for a new process to start with.
    */
-  sessionCacheOf: (service: string) => SessionCache | undefined;
-  /** The services of the current configuration that keep a session cache. */
   sessionCaches: () => ReadonlyArray<{ service: string; cache: SessionCache }>;
 }
 
@@ -215,7 +213,9 @@ export class EnginePool implements ConnectionPlacer {
         this.onBatch(message);
         return;
       case 'session-set':
-        this.options.sessionCacheOf(message.service)?.set(Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'));
+        this.options.sessionCaches().find((entry) => entry.service === message.service)?.cache.set(
+          Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'),
+        );
         for (const other of this.children) {
           if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'session-put', service: message.service, id: message.id, session: message.session });
         }

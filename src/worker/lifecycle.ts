@@ -189,7 +189,6 @@ class Worker {
       counters: this.engine.counters,
       nextSequentialId: () => this.engine.nextSequentialId(),
       onActivity: () => this.schedulePublish(),
-      sessionCacheOf: (name) => this.engine.currentServices().find((service) => service.name === name)?.sessionCache,
       sessionCaches: () =>
         this.engine.currentServices().flatMap((service) => (service.sessionCache === undefined ? [] : [{ service: service.name, cache: service.sessionCache }])),
     });
