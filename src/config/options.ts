@@ -2,7 +2,7 @@
 // parsed, its default and a summary. The parser, the validator and `run -options` all read it.
 import { OptionValueError } from './diagnostics.js';
 import {
-  parseChoice, parseDebug, parseEndpoint, parseInteger, parseSslVersion, parseTimeoutSeconds, parseYesNo,
+  MAX_SESSION_TIMEOUT_SECONDS, MAX_TIMER_MS, parseChoice, parseDebug, parseEndpoint, parseInteger, parseSslVersion, parseTimeoutSeconds, parseYesNo,
   resolvePath,
 } from './values.js';
 import { parseSocketOption } from './socket-options.js';
@@ -129,7 +129,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'PSKsecrets', scope: 'service', parse: path, defaultText: 'none', summary: 'file of IDENTITY:KEY lines' },
   { name: 'PSKidentity', scope: 'service', parse: text, defaultText: 'the first identity', summary: 'client PSK identity' },
   { name: 'sessionCacheSize', scope: 'service', parse: (value) => parseInteger(value, 'Illegal session cache size', 0), defaultText: '1000', summary: 'session cache entries (0 = unlimited)' },
-  { name: 'sessionCacheTimeout', aliases: ['session'], scope: 'service', parse: (value) => parseInteger(value, 'Illegal session cache timeout', 0), defaultText: '300', summary: 'session cache timeout in seconds' },
+  { name: 'sessionCacheTimeout', aliases: ['session'], scope: 'service', parse: (value) => parseInteger(value, `Illegal session cache timeout: use 0 to ${MAX_SESSION_TIMEOUT_SECONDS} seconds`, 0, MAX_SESSION_TIMEOUT_SECONDS), defaultText: '300', summary: 'session cache timeout in seconds' },
   { name: 'sessionResume', scope: 'service', parse: parseYesNo, defaultText: 'yes', summary: 'allow session resumption' },
   { name: 'ticketKeySecret', scope: 'service', parse: text, defaultText: 'random', summary: 'session ticket encryption key (hex)' },
   { name: 'ticketMacSecret', scope: 'service', parse: text, defaultText: 'random', summary: 'session ticket MAC key (hex)' },
@@ -153,7 +153,7 @@ export const OPTIONS: readonly OptionSpec[] = [
       const lower = value.toLowerCase();
       if (lower === 'yes') return 1000;
       if (lower === 'no') return null;
-      return parseInteger(value, "The argument needs to be either 'yes', 'no' or a number of milliseconds", 0);
+      return parseInteger(value, `The argument needs to be either 'yes', 'no' or a number of milliseconds up to ${MAX_TIMER_MS}`, 0, MAX_TIMER_MS);
     },
   },
   {

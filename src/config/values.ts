@@ -20,14 +20,30 @@ export const parseChoice =
 
 export const parseInteger = (value: string, reason: string, min = -Infinity, max = Infinity): number => {
   if (!/^-?\d+$/.test(value)) throw new OptionValueError(reason);
-  const number = Number(value);
+  // "-0" is 0 (as atoi reads it), not JavaScript's -0: Node takes -0 for no 32-bit integer, and
+  // createSecureContext({ sessionTimeout: -0 }) aborted the whole process (found by the fuzzer).
+  const number = Number(value) + 0;
   if (!Number.isSafeInteger(number) || number < min || number > max) throw new OptionValueError(reason);
   return number;
 };
 
+/**
+ * The longest delay a Node timer honours (2^31-1 ms, about 24.8 days): a longer one fires after 1 ms
+ * (Node's TimeoutOverflowWarning), so a TIMEOUTbusy of 30 days would end every handshake at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** Node's TLS session timeout is a 32-bit signed number of seconds (a larger one aborts the process). */
+export const MAX_SESSION_TIMEOUT_SECONDS = 2 ** 31 - 1;
+
 /** A timeout in seconds; negative means "never" (BS2000 manual: TIMEOUTidle = -1). */
-export const parseTimeoutSeconds = (what: string) => (value: string): number =>
-  parseInteger(value, `Illegal ${what} timeout`);
+export const parseTimeoutSeconds = (what: string) => (value: string): number => {
+  const seconds = parseInteger(value, `Illegal ${what} timeout`);
+  if (seconds > MAX_TIMEOUT_SECONDS) {
+    throw new OptionValueError(`Illegal ${what} timeout: at most ${MAX_TIMEOUT_SECONDS} seconds (24 days); a negative value means none`);
+  }
+  return seconds;
+};
 
 export const SYSLOG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
 

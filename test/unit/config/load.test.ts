@@ -115,6 +115,41 @@ describe('loadConfiguration', () => {
     ]);
   });
 
+  it('bounds the values Node would mishandle: timeouts past 24 days, a session timeout past 32 bits, a retry delay past 2^31-1 ms', () => {
+    // Past these bounds Node fires a timer after 1 ms (every handshake would time out at once), or
+    // aborts the whole process in createSecureContext (sessionTimeout is a 32-bit number of seconds).
+    const section = (lines: string[]): string => [`[s]`, 'accept = 127.0.0.1:9', 'connect = 127.0.0.1:17001', `cert = ${pem}`, ...lines].join('\n');
+    const file = join(dir, 'bad.conf');
+    assert.deepEqual(errorsOf(section([
+      'TIMEOUTbusy = 2147484',
+      'TIMEOUTidle = 2592000',
+      'sessionCacheTimeout = 2147483648',
+    ])), [
+      `${file}:5: "TIMEOUTbusy = 2147484": Illegal busy timeout: at most 2147483 seconds (24 days); a negative value means none`,
+      `${file}:6: "TIMEOUTidle = 2592000": Illegal idle timeout: at most 2147483 seconds (24 days); a negative value means none`,
+      `${file}:7: "sessionCacheTimeout = 2147483648": Illegal session cache timeout: use 0 to 2147483647 seconds`,
+    ]);
+    const execSection = ['[x]', 'exec = /bin/cat', 'connect = 127.0.0.1:17001', 'client = yes', 'retry = 2147483648'].join('\n');
+    assert.deepEqual(errorsOf(execSection), [
+      `${file}:5: "retry = 2147483648": The argument needs to be either 'yes', 'no' or a number of milliseconds up to 2147483647`,
+    ]);
+    // At the bounds: accepted, and the TLS context is built (a session timeout Node cannot take aborts this process).
+    const { config, diagnostics } = loadConfiguration(write('bounds.conf', section([
+      'TIMEOUTbusy = 2147483',
+      'TIMEOUTidle = 2147483',
+      'TIMEOUTclose = -1',
+      'sessionCacheTimeout = 2147483647',
+    ])));
+    assert.deepEqual(diagnostics.map(formatDiagnostic), []);
+    assert.equal(config?.services[0]?.sessionCacheTimeoutSeconds, 2147483647);
+    assert.equal(config?.services[0]?.timeouts.busy, 2147483);
+    // "-0" reads as 0, as stunnel's atoi reads it (JavaScript's -0 made Node abort the process).
+    const zero = loadConfiguration(write('zero.conf', section(['sessionCacheTimeout = -0', 'TIMEOUTidle = -0'])));
+    assert.deepEqual(zero.diagnostics.map(formatDiagnostic), []);
+    assert.ok(Object.is(zero.config?.services[0]?.sessionCacheTimeoutSeconds, 0), 'sessionCacheTimeout = -0 is 0, not -0');
+    assert.ok(Object.is(zero.config?.services[0]?.timeouts.idle, 0), 'TIMEOUTidle = -0 is 0, not -0');
+  });
+
   it('refuses options Node cannot honour with a clear reason instead of ignoring them', () => {
     const errors = errorsOf(`chroot = /var/empty\n[s]\naccept = 1\nconnect = 2\ncert = ${pem}\nengineId = pkcs11\nsocket = a:SO_RCVBUF=65536\n`);
     assert.match(errors[0] ?? '', /:1: "chroot = \/var\/empty": 'chroot' is not supported by stunnelctl/);
