@@ -26,6 +26,20 @@ const parseFlag = (value: string): boolean => {
   throw new OptionValueError('Illegal socket option');
 };
 
+/**
+ * Linux's limit for the keep-alive idle time (MAX_TCP_KEEPIDLE): a longer one is refused by the
+ * kernel, and Node ignores that refusal, so the option would silently do nothing.
+ */
+const MAX_KEEPALIVE_SECONDS = 32767;
+
+const parseKeepAliveSeconds = (argument: string, option: string, min: number): number => {
+  const seconds = Number(argument);
+  if (!Number.isSafeInteger(seconds) || seconds < min || seconds > MAX_KEEPALIVE_SECONDS) {
+    throw new OptionValueError(`Illegal socket option: ${option} takes ${min} to ${MAX_KEEPALIVE_SECONDS} seconds (Linux's limit)`);
+  }
+  return seconds;
+};
+
 export const parseSocketOption = (value: string): SocketSetting => {
   const match = /^([alr]):([A-Za-z0-9_]+)=(.*)$/.exec(value);
   if (match === null) throw new OptionValueError('Illegal socket option');
@@ -37,15 +51,14 @@ export const parseSocketOption = (value: string): SocketSetting => {
       // BS2000 documents `a:SO_KEEPALIVE=<120..32767>` as a keep-alive interval in seconds and 0 to
       // switch it off; yes/no are stunnel's own spelling.
       if (/^\d+$/.test(argument) && argument !== '1') {
-        const seconds = Number(argument);
-        if (seconds === 0) return { side, option, enabled: false, intervalSeconds: null };
-        return { side, option, enabled: true, intervalSeconds: seconds };
+        if (Number(argument) === 0) return { side, option, enabled: false, intervalSeconds: null };
+        return { side, option, enabled: true, intervalSeconds: parseKeepAliveSeconds(argument, 'SO_KEEPALIVE', 2) };
       }
       return { side, option, enabled: parseFlag(argument), intervalSeconds: null };
     }
     case 'TCP_KEEPIDLE': {
       if (!/^\d+$/.test(argument)) throw new OptionValueError('Illegal socket option');
-      return { side, option, seconds: Number(argument) };
+      return { side, option, seconds: parseKeepAliveSeconds(argument, 'TCP_KEEPIDLE', 1) };
     }
     case 'TCP_NODELAY':
       return { side, option, enabled: parseFlag(argument) };

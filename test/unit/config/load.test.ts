@@ -157,6 +157,18 @@ describe('loadConfiguration', () => {
     assert.match(errors[2] ?? '', /:7: "socket = a:SO_RCVBUF=65536": Illegal socket option: SO_RCVBUF is not supported/);
   });
 
+  it("refuses keep-alive times past Linux's limit (the kernel would refuse them and Node would ignore that)", () => {
+    const file = join(dir, 'bad.conf');
+    const errors = errorsOf(`[s]\naccept = 1\nconnect = 2\ncert = ${pem}\nsocket = a:SO_KEEPALIVE=40000\nsocket = r:TCP_KEEPIDLE=32768\nsocket = l:TCP_KEEPIDLE=0\n`);
+    assert.deepEqual(errors, [
+      `${file}:5: "socket = a:SO_KEEPALIVE=40000": Illegal socket option: SO_KEEPALIVE takes 2 to 32767 seconds (Linux's limit)`,
+      `${file}:6: "socket = r:TCP_KEEPIDLE=32768": Illegal socket option: TCP_KEEPIDLE takes 1 to 32767 seconds (Linux's limit)`,
+      `${file}:7: "socket = l:TCP_KEEPIDLE=0": Illegal socket option: TCP_KEEPIDLE takes 1 to 32767 seconds (Linux's limit)`,
+    ]);
+    const { diagnostics } = loadConfiguration(write('keepalive.conf', `[s]\naccept = 1\nconnect = 2\ncert = ${pem}\nsocket = a:SO_KEEPALIVE=32767\nsocket = a:SO_KEEPALIVE=120\nsocket = r:TCP_KEEPIDLE=32767\nsocket = l:SO_KEEPALIVE=0\nsocket = l:SO_KEEPALIVE=yes\n`));
+    assert.deepEqual(diagnostics.map(formatDiagnostic), []);
+  });
+
   it('checks each section when it is complete: endpoints, certificate, version range, verification', () => {
     const errors = errorsOf([
       '[noconnect]', 'accept = 1', `cert = ${pem}`,
