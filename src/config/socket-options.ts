@@ -28,7 +28,7 @@ const parseFlag = (value: string): boolean => {
 
 /**
  * Linux's limit for the keep-alive idle time (MAX_TCP_KEEPIDLE): a longer one is refused by the
- * kernel, and Node ignores that refusal, so the option would silently do nothing.
+ * kernel, and Node ignores that refusal: keep-alive would run with the system default (2 hours).
  */
 const MAX_KEEPALIVE_SECONDS = 32767;
 

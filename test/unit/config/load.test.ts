@@ -157,7 +157,7 @@ describe('loadConfiguration', () => {
     assert.match(errors[2] ?? '', /:7: "socket = a:SO_RCVBUF=65536": Illegal socket option: SO_RCVBUF is not supported/);
   });
 
-  it("refuses keep-alive times past Linux's limit (the kernel would refuse them and Node would ignore that)", () => {
+  it("refuses keep-alive times past Linux's limit (the kernel would refuse them, Node ignore that, and the system default apply)", () => {
     const file = join(dir, 'bad.conf');
     const errors = errorsOf(`[s]\naccept = 1\nconnect = 2\ncert = ${pem}\nsocket = a:SO_KEEPALIVE=40000\nsocket = r:TCP_KEEPIDLE=32768\nsocket = l:TCP_KEEPIDLE=0\n`);
     assert.deepEqual(errors, [
