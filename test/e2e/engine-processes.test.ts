@@ -653,11 +653,13 @@ describe('engine processes: operator commands across children', () => {
   });
 
   it('stop while clients that never read have writes backed up on both engine processes: every engine process exits within 3 s', async () => {
-    // Each client sends 16 MiB and reads nothing: the echo comes back into the engine process,
+    // Each client keeps sending and reads nothing: the echo comes back into the engine process,
     // which cannot write it on to the client, so both relays are paused with writes pending when
     // stop arrives. The processes must still leave at once (by process.exit, not by waiting for
-    // their event loop to run empty).
+    // their event loop to run empty). How much the chain absorbs (socket buffers autotune to several
+    // MiB each) varies, so each client writes until its own writes stay queued, up to a bound.
     const EXIT_BOUND_MS = 3_000;
+    const MAX_CHUNKS_PER_CLIENT = 256;
     await withEngineHome({ processes: 2, expectEngines: 2 }, async (context) => {
       const { home, pid, engines, acceptPort } = context;
       const stuck: TLSSocket[] = [];
@@ -666,12 +668,27 @@ describe('engine processes: operator commands across children', () => {
         const session = await openNodeTlsSession(acceptPort);
         context.defer(() => session.socket.destroy());
         session.socket.pause();
-        for (let written = 0; written < 16; written += 1) session.socket.write(chunk);
+        let written = 0;
+        const pump = (): void => {
+          while (written < MAX_CHUNKS_PER_CLIENT && !session.socket.destroyed) {
+            written += 1;
+            if (!session.socket.write(chunk)) {
+              session.socket.once('drain', pump);
+              return;
+            }
+          }
+        };
+        pump();
         stuck.push(session.socket);
       }
       const owners = await waitForSocketOwners(pid, engines, acceptPort, stuck.map((socket) => socket.localPort ?? 0));
       assert.equal(new Set(owners.values()).size, 2, `clients on both engine processes: ${describeOwners(owners)}`);
-      await waitFor(() => stuck.every((socket) => socket.writableLength > 0), { what: 'every client to have writes it cannot send (the relay is backed up)' });
+      await waitFor(() => stuck.every((socket) => socket.writableLength > 0), {
+        what: 'every client to have writes it cannot send (the relay is backed up)', timeoutMs: 30_000,
+      });
+      // Still queued a moment later: the chain is full, not just between two flushes.
+      await delay(500);
+      assert.ok(stuck.every((socket) => socket.writableLength > 0), 'the relays stay backed up');
 
       const stop = await home.cli('stop');
       assert.equal(stop.code, 0, formatResult(stop));
