@@ -97,7 +97,6 @@ export const measureThroughput = async (context: MeasureContext, implementation:
           process.stdout.write(`    ${implementation.padEnd(10)} TLS ${version} warm-up ${run.streams}x${run.bytesPerStream / BYTES_PER_MIB} MiB  ${result.gbits.toFixed(2).padStart(5)} Gbit/s (not counted)\n`);
           continue;
         }
-        if (index === 0) continue;
         context.results.record(throughputFigureId(version, run.streams), implementation, result.gbits);
         context.results.record(bulkCpuFigureId(version, run.streams), implementation, cpuPerGib);
         process.stdout.write(

@@ -9,7 +9,6 @@ import type { Logger } from '../log/logger.js';
 import type { CounterStore } from '../proxy/counters.js';
 import type { ConnectionPlacer } from '../proxy/engine.js';
 import type { RuntimeService } from '../proxy/service.js';
-import type { SessionCache } from '../proxy/session-cache.js';
 import type { ConfigSource } from './config-source.js';
 import type { FromEngine, ToEngine } from './engine-protocol.js';
 import type { ConnectionInfo } from './state-file.js';
@@ -53,10 +52,10 @@ export interface EnginePoolOptions {
   nextSequentialId: () => string;
   onActivity: () => void;
   /**
-   * The worker's own session caches, one per service of the current configuration that keeps one:
-   * they hold a copy of every session shared between the processes, for a new process to start with.
+   * The worker's services of the current configuration. Their session caches hold a copy of every
+   * session shared between the processes (keyed by the id as sent), for a new process to start with.
    */
-  sessionCaches: () => ReadonlyArray<{ service: string; cache: SessionCache }>;
+  currentServices: () => readonly RuntimeService[];
 }
 
 interface EngineChild {
@@ -191,9 +190,9 @@ export class EnginePool implements ConnectionPlacer {
    * resuming whichever process serves them, also after one died.
    */
   private replaySessions(child: EngineChild): void {
-    for (const { service, cache } of this.options.sessionCaches()) {
-      for (const { id, session, lifetimeMs } of cache.live()) {
-        this.sendTo(child, { t: 'session-put', service, id: Buffer.from(id, 'hex').toString('base64'), session: session.toString('base64'), lifetimeMs });
+    for (const service of this.options.currentServices()) {
+      for (const { id, session, lifetimeMs } of service.sessionCache?.live() ?? []) {
+        this.sendTo(child, { t: 'session-put', service: service.name, id, session: session.toString('base64'), lifetimeMs });
       }
     }
   }
@@ -213,9 +212,7 @@ export class EnginePool implements ConnectionPlacer {
         this.onBatch(message);
         return;
       case 'session-set':
-        this.options.sessionCaches().find((entry) => entry.service === message.service)?.cache.set(
-          Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'),
-        );
+        this.options.currentServices().find((service) => service.name === message.service)?.sessionCache?.set(message.id, Buffer.from(message.session, 'base64'));
         for (const other of this.children) {
           if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'session-put', service: message.service, id: message.id, session: message.session });
         }

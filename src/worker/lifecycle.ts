@@ -189,8 +189,7 @@ class Worker {
       counters: this.engine.counters,
       nextSequentialId: () => this.engine.nextSequentialId(),
       onActivity: () => this.schedulePublish(),
-      sessionCaches: () =>
-        this.engine.currentServices().flatMap((service) => (service.sessionCache === undefined ? [] : [{ service: service.name, cache: service.sessionCache }])),
+      currentServices: () => this.engine.currentServices(),
     });
     this.pool = pool;
     this.engine.placer = pool;

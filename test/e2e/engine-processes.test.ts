@@ -418,6 +418,7 @@ describe('engine processes: layout and placement', () => {
       strace.kill('SIGINT');
       await withTimeout(exited, 10_000, 'strace to write its counts');
       const summary = readFileSync(countFile, 'utf8');
+      assert.match(summary, /calls\s+errors\s+syscall/, `strace -c wrote its summary table:\n${summary}`);
       const brkLine = summary.split('\n').find((line) => /\sbrk$/.test(line.trim()));
       const calls = brkLine === undefined ? 0 : Number(brkLine.trim().split(/\s+/)[3]);
       assert.ok(Number.isInteger(calls), `a brk count in strace's summary:\n${summary}`);

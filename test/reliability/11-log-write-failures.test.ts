@@ -44,12 +44,8 @@ const findUnlogged = (ports: readonly number[], texts: readonly string[]): numbe
 /** Waits up to LINE_ARRIVAL_MS for every port's accept line; returns the ports still missing then. */
 const LINE_ARRIVAL_MS = 3000;
 const waitForLoggedPorts = async (ports: readonly number[], texts: () => string[]): Promise<number[]> => {
-  const deadline = performance.now() + LINE_ARRIVAL_MS;
-  for (;;) {
-    const missing = findUnlogged(ports, texts());
-    if (missing.length === 0 || performance.now() >= deadline) return missing;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(() => findUnlogged(ports, texts()).length === 0, { what: 'every accept line', timeoutMs: LINE_ARRIVAL_MS, intervalMs: 50 }).catch(() => undefined);
+  return findUnlogged(ports, texts());
 };
 
 /** Stunnel-format lines of SYSLST (the logger falls back to stderr, which a started worker has there). */
