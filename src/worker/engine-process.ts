@@ -3,9 +3,9 @@
 // systemd stop of the whole control group) must not end it behind the worker's back; Node would
 // otherwise die of SIGHUP/USR2 or open its inspector on SIGUSR1.
 import { WORKER_SIGNALS } from './engine-protocol.js';
-import { limitYoungGeneration } from './heap-tuning.js';
+import { tuneV8 } from './v8-tuning.js';
 
 for (const signal of WORKER_SIGNALS) process.on(signal, () => undefined);
-limitYoungGeneration();
+tuneV8();
 const { runEngineProcess } = await import('./engine-process-main.js');
 runEngineProcess();
