@@ -15,8 +15,9 @@
 // re-optimized the ones a new connection's handshake deoptimized, for thousands of messages: every
 // one of them slower, the 99th percentile of a 64-byte round trip at about twice its steady value
 // (`npm run bench -- --only latency`: p99 327 us at the default, 214-226 us at 8 KiB, 193 us with the
-// process fully warm; bench/RESULTS.md). An eighth of the budget reaches the steady state within the
-// first few hundred messages; the cost is compiling a little earlier what would be compiled anyway.
+// process fully warm; bench/RESULTS.md). With an eighth of the budget most of the way to the steady
+// state is made within the first few hundred messages; the cost is compiling a little earlier what
+// would be compiled anyway (handshake rates, memory and start-up did not move).
 import { setFlagsFromString } from 'node:v8';
 
 /** Bytecode a function executes between tier-up checks (V8's default: 67584). */
