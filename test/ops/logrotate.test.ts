@@ -25,20 +25,29 @@ interface Traffic {
   /** The client's local port of every connection made so far (the worker logs it on accept). */
   readonly ports: number[];
   readonly done: Promise<void>;
+  /** Makes no new connection after the current one (the test body failed: it is cleaning up). */
+  stop(): void;
 }
 
 /** Opens, echoes over and closes CONNECTIONS TLS connections, one after another. */
 const startTraffic = (port: number): Traffic => {
   const ports: number[] = [];
+  let stopped = false;
   const run = async (): Promise<void> => {
-    for (let index = 0; index < CONNECTIONS; index += 1) {
+    for (let index = 0; index < CONNECTIONS && !stopped; index += 1) {
       const session = await openNodeTlsSession(port);
       ports.push(session.localPort);
       await session.echo(`connection ${index}\n`);
       await session.close();
     }
   };
-  return { ports, done: run() };
+  const done = run();
+  // The body awaits `done` (each wait for connections fails at once with its error). If the body
+  // fails first, the clean-up stops the worker under the traffic, and the traffic's failure that
+  // follows (ECONNREFUSED) must not be reported instead of the body's: it was, once in CI, as an
+  // unhandled rejection that hid the first error.
+  done.catch(() => undefined);
+  return { ports, done, stop: () => { stopped = true; } };
 };
 
 /** The log and every archive beside it: `<log>.<yyyy-MM-dd.HHmmss>` (and `-N` within a second). */
@@ -57,8 +66,13 @@ const waitForNextSecond = async (): Promise<void> => {
   await waitFor(() => Math.floor(Date.now() / 1000) > second, { what: 'the clock to reach the next second', intervalMs: 20 });
 };
 
-const waitForConnections = (traffic: Traffic, count: number): Promise<true> =>
-  waitFor(() => traffic.ports.length >= count, { what: `${count} client connections`, timeoutMs: 30_000 });
+/** Resolves once the traffic has made `count` connections; fails at once if one of them failed. */
+const waitForConnections = async (traffic: Traffic, count: number): Promise<void> => {
+  await Promise.race([
+    waitFor(() => traffic.ports.length >= count, { what: `${count} client connections`, timeoutMs: 30_000 }),
+    traffic.done.then(() => new Promise<never>(() => undefined)),
+  ]);
+};
 
 const countBy = <T>(items: readonly T[]): Map<T, number> => {
   const counts = new Map<T, number>();
@@ -71,6 +85,7 @@ test('logrotate rotates a live log through switch-logfile: no line lost or doubl
   const acceptPort = await getFreePort();
   let home: TestHome | undefined;
   let longLived: NodeTlsSession | undefined;
+  let traffic: Traffic | undefined;
   try {
     home = await createHome({ acceptPort, connectPort: backend.port, installArgs: ['--naming', 'posix'] });
     const { files } = home;
@@ -87,7 +102,7 @@ test('logrotate rotates a live log through switch-logfile: no line lost or doubl
     longLived = await openNodeTlsSession(acceptPort);
     const longLivedPort = longLived.localPort;
     await longLived.echo('before the rotations\n');
-    const traffic = startTraffic(acceptPort);
+    traffic = startTraffic(acceptPort);
     const logrotate = async (): Promise<void> => {
       await waitForNextSecond();
       const result = await runCommand('logrotate', ['-f', '-s', stateFile, snippet]);
@@ -139,6 +154,8 @@ test('logrotate rotates a live log through switch-logfile: no line lost or doubl
     assert.equal(fileOf(longLivedId, ACCEPTED), 0, 'the long-lived connection was accepted before the first rotation');
     assert.equal(fileOf(longLivedId, CONNECTION_CLOSED), logFiles.length - 1, 'and its close line is in the current log');
   } finally {
+    traffic?.stop();
+    await traffic?.done.catch(() => undefined);
     longLived?.socket.destroy();
     await home?.cleanup();
     await backend.close();
