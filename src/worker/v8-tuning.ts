@@ -21,7 +21,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** Bytecode a function executes between tier-up checks (V8's default: 67584). */
-export const INTERRUPT_BUDGET_BYTES = 8192;
+const INTERRUPT_BUDGET_BYTES = 8192;
 
 /**
  * Stops the young generation from growing. The flag is read each time V8 considers growing it, so
