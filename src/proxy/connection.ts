@@ -15,6 +15,7 @@ import type { ConnectionInfo } from '../worker/state-file.js';
 import type { ConnectionRegistry, LiveConnection } from './registry.js';
 import type { RuntimeService } from './service.js';
 import { formatSystemError } from './system-error.js';
+import { FULL_TLS_RECORD_BYTES, pipeHandles } from './handle-relay.js';
 import type { HandshakeFailureReason } from './counters.js';
 
 export interface ConnectionDependencies {
@@ -25,8 +26,6 @@ export interface ConnectionDependencies {
 }
 
 const MS_PER_SECOND = 1000;
-/** The largest TLS record payload: a decrypted chunk this big means bulk data, more is likely on its way. */
-const FULL_TLS_RECORD_BYTES = 16 * 1024;
 
 /** stunnel's `ADDRESS:PORT`, IPv6 included (`::1:443`, no brackets). */
 const formatAddress = (address: string | undefined, port: number | undefined): string =>
@@ -476,46 +475,18 @@ export class ProxyConnection implements LiveConnection {
   private startRelay(tls: TLSSocket, plain: Duplex): void {
     this.relayStarted = true;
     this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
-    // One read of the TLS socket decrypts up to four 16 KiB records and hands them over one by one,
-    // each with its own callback (and next-tick queue run): corked until the check phase, they go to
-    // the plain socket in one writev instead of one write each. Only a full record starts the cork:
-    // a small one (interactive traffic) is written at once, as a round trip must not wait.
-    let plainCorked = false;
-    const uncorkPlain = (): void => {
-      plainCorked = false;
-      plain.uncork();
-    };
-    tls.on('data', (chunk: Buffer) => {
-      this.bytesToSocket += chunk.length;
+    // Socket to socket, each direction goes handle to handle (handle-relay.ts), with no stream
+    // machinery per chunk; a program's stdio, or a Node without the handles, goes through the streams.
+    const toPlainByHandles = pipeHandles(tls, plain, (bytes) => {
+      this.bytesToSocket += bytes;
       this.lastActivityMs = Date.now();
-      if (!plainCorked && chunk.length >= FULL_TLS_RECORD_BYTES) {
-        plainCorked = true;
-        plain.cork();
-        setImmediate(uncorkPlain);
-      }
-      if (!plain.write(chunk)) tls.pause();
     });
-    plain.on('drain', () => tls.resume());
-    // The other way, a large chunk goes into the TLS socket alone: the plain side is paused until its
-    // write has completed (its records are encrypted and handed to the kernel, or queued there under
-    // backpressure). Chunks read while a write is in flight would otherwise be queued and handed over
-    // together, and Node's TLS stream copies such a batch into one buffer before SSL_write: 7% of a
-    // client-mode worker's CPU in bulk transfers (perf; bench/RESULTS.md). Small chunks (interactive
-    // traffic) are written at once, whatever is in flight.
-    const resumePlain = (): void => {
-      plain.resume();
-    };
-    plain.on('data', (chunk: Buffer) => {
-      this.bytesToTls += chunk.length;
+    if (!toPlainByHandles) this.relayTlsToPlainByStreams(tls, plain);
+    const toTlsByHandles = pipeHandles(plain, tls, (bytes) => {
+      this.bytesToTls += bytes;
       this.lastActivityMs = Date.now();
-      if (chunk.length >= FULL_TLS_RECORD_BYTES) {
-        plain.pause();
-        tls.write(chunk, resumePlain);
-      } else if (!tls.write(chunk)) {
-        plain.pause();
-      }
     });
-    tls.on('drain', () => plain.resume());
+    if (!toTlsByHandles) this.relayPlainToTlsByStreams(tls, plain);
     const onTlsEnd = (): void => {
       if (this.tlsEnded) return;
       this.log(6, 'TLS closed (SSL_read)');
@@ -540,6 +511,52 @@ export class ProxyConnection implements LiveConnection {
     // before the relay began (a client that only listens) has already ended, with no one listening.
     if (tls.readableEnded) onTlsEnd();
     if (plain.readableEnded) onPlainEnd();
+  }
+
+  private relayTlsToPlainByStreams(tls: TLSSocket, plain: Duplex): void {
+    // One read of the TLS socket decrypts up to four 16 KiB records and hands them over one by one,
+    // each with its own callback (and next-tick queue run): corked until the check phase, they go to
+    // the plain socket in one writev instead of one write each. Only a full record starts the cork:
+    // a small one (interactive traffic) is written at once, as a round trip must not wait.
+    let plainCorked = false;
+    const uncorkPlain = (): void => {
+      plainCorked = false;
+      plain.uncork();
+    };
+    tls.on('data', (chunk: Buffer) => {
+      this.bytesToSocket += chunk.length;
+      this.lastActivityMs = Date.now();
+      if (!plainCorked && chunk.length >= FULL_TLS_RECORD_BYTES) {
+        plainCorked = true;
+        plain.cork();
+        setImmediate(uncorkPlain);
+      }
+      if (!plain.write(chunk)) tls.pause();
+    });
+    plain.on('drain', () => tls.resume());
+  }
+
+  private relayPlainToTlsByStreams(tls: TLSSocket, plain: Duplex): void {
+    // A large chunk goes into the TLS socket alone: the plain side is paused until its write has
+    // completed (its records are encrypted and handed to the kernel, or queued there under
+    // backpressure). Chunks read while a write is in flight would otherwise be queued and handed over
+    // together, and Node's TLS stream copies such a batch into one buffer before SSL_write: 7% of a
+    // client-mode worker's CPU in bulk transfers (perf; bench/RESULTS.md). Small chunks (interactive
+    // traffic) are written at once, whatever is in flight.
+    const resumePlain = (): void => {
+      plain.resume();
+    };
+    plain.on('data', (chunk: Buffer) => {
+      this.bytesToTls += chunk.length;
+      this.lastActivityMs = Date.now();
+      if (chunk.length >= FULL_TLS_RECORD_BYTES) {
+        plain.pause();
+        tls.write(chunk, resumePlain);
+      } else if (!tls.write(chunk)) {
+        plain.pause();
+      }
+    });
+    tls.on('drain', () => plain.resume());
   }
 
   private armIdleTimer(delayMs: number): void {
