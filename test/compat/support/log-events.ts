@@ -73,7 +73,13 @@ const applyLine = (record: ConnectionRecord, text: string): void => {
   if (close !== null) record.close = { status: close[1] ?? '', toTls: Number(close[2]), toSocket: Number(close[3]) };
 };
 
-/** Connections of a log, in the order their first line appeared. */
+/**
+ * Connections of a log in the order they were accepted: by their numeric id, which both engines
+ * count up per accepted connection (any other id after them, in the order it first appeared). Not
+ * by the order of first lines: stunnelctl's engine processes send their lines to the worker in
+ * batches, so a connection one process served can reach the log after a later one another process
+ * served (seen in CI: a client's next connection, on the other process, logged first).
+ */
 export const groupConnections = (lines: readonly LogLine[]): ConnectionRecord[] => {
   const byId = new Map<string, ConnectionRecord>();
   for (const line of lines) {
@@ -85,7 +91,9 @@ export const groupConnections = (lines: readonly LogLine[]): ConnectionRecord[] 
     }
     applyLine(record, line.text);
   }
-  return [...byId.values()];
+  const records = [...byId.values()];
+  const numbered = records.filter((record) => /^\d+$/.test(record.id)).sort((a, b) => Number(a.id) - Number(b.id));
+  return [...numbered, ...records.filter((record) => !/^\d+$/.test(record.id))];
 };
 
 /**
