@@ -60,10 +60,18 @@ const listLogFiles = (logFile: string): string[] => {
   return [...archives, logFile];
 };
 
+/**
+ * How far into a second the next rotation waits. logrotate names its archive from time(2), which
+ * reads the kernel's coarse clock: up to a clock tick behind the one Date.now() reads. Started at
+ * 55.000 by Date.now(), it named its archive after second 54, the second of the switch-logfile
+ * before it, and refused to rotate ("destination ... already exists"): 1 run in 4 on this machine.
+ */
+const COARSE_CLOCK_MARGIN_MS = 50;
+
 /** logrotate's archive names have one-second resolution: the next rotation waits for a new second. */
 const waitForNextSecond = async (): Promise<void> => {
   const second = Math.floor(Date.now() / 1000);
-  await waitFor(() => Math.floor(Date.now() / 1000) > second, { what: 'the clock to reach the next second', intervalMs: 20 });
+  await waitFor(() => Math.floor((Date.now() - COARSE_CLOCK_MARGIN_MS) / 1000) > second, { what: 'the clock to reach the next second', intervalMs: 20 });
 };
 
 /** Resolves once the traffic has made `count` connections; fails at once if one of them failed. */
