@@ -308,7 +308,7 @@ class HandlePipe {
     this.inFlightBytes -= request.bytes;
     if (status < 0) {
       // A write cancelled because the connection is being torn down is no news.
-      if (!this.destination.destroyed) this.failDestination(streamError(status, 'write', request.error));
+      if (!this.destinationState.destroyed) this.failDestination(streamError(status, 'write', request.error));
       return;
     }
     this.flush();

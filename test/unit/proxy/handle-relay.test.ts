@@ -39,10 +39,10 @@ const listen = async (server: Server): Promise<number> => {
   return portOf(server);
 };
 
-/** TLS in, TCP out to `backendPort`, each direction by pipeHandles; ends are passed on as half-closes. */
 /** Where the relay connects: a TCP port on loopback, or a Unix socket's path. */
 type BackendAddress = number | string;
 
+/** TLS in, TCP out to `backendAddress`, each direction by pipeHandles; ends are passed on as half-closes. */
 const startRelay = async (pki: Pki, backendAddress: BackendAddress, queueLimitBytes?: number): Promise<Relay> => {
   const connections: RelayedConnection[] = [];
   const sockets = new Set<Socket>();
