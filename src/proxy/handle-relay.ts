@@ -149,6 +149,10 @@ class HandlePipe {
   private readView: Buffer | undefined;
   /** A write request the native side never took (its write completed at once), for the next write. */
   private spareRequest: WriteRequest | undefined;
+  /** Inside a native write call. */
+  private dispatching = false;
+  /** A completion that arrived inside the native write call, for `flush` to handle after it. */
+  private earlyCompletion: { request: WriteRequest; status: number } | undefined;
   private readonly flushNow = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -252,26 +256,47 @@ class HandlePipe {
       request.handle = this.destinationHandle;
       request.oncomplete = onWriteComplete;
       request.bytes = bytes;
-      request.buffer = null;
+      // In flight before the call: the request may complete inside it (below). The chunks stay
+      // referenced until the kernel (or OpenSSL) has them.
+      request.buffer = chunks;
+      request.pipe = this;
+      this.writesInFlight += 1;
+      this.inFlightBytes += bytes;
+      this.dispatching = true;
       const first = chunks[0];
       const status = chunks.length === 1 && first !== undefined
         ? this.destinationHandle.writeBuffer(request, first)
         : this.destinationHandle.writev(request, chunks, true);
+      this.dispatching = false;
+      const early = this.earlyCompletion;
+      this.earlyCompletion = undefined;
       if (status !== 0) {
+        // Refused: the native side never took the request, and nothing completes it.
+        this.release(request);
         this.failDestination(streamError(status, 'write', request.error));
         return;
       }
-      if (this.state.streamBaseState[this.state.kLastWriteWasAsync] !== 0) {
-        // The chunks stay referenced until the kernel (or OpenSSL) has them.
-        request.buffer = chunks;
-        request.pipe = this;
-        this.writesInFlight += 1;
-        this.inFlightBytes += bytes;
-      } else {
+      if (early !== undefined) {
+        // Completed during the call: a TLS handle whose TCP write failed at once (EPIPE, ECONNRESET)
+        // calls the completion before its write returns. Lost, the write would stay in flight for
+        // good and the connection would never end.
+        this.written(early.request, early.status);
+        return;
+      }
+      if (this.state.streamBaseState[this.state.kLastWriteWasAsync] === 0) {
         // Written at once: the native side never took hold of the request, so it serves the next write.
+        this.release(request);
         this.spareRequest = request;
       }
     }
+  }
+
+  /** Takes a write out of the in-flight count. */
+  private release(request: WriteRequest): void {
+    request.pipe = undefined;
+    request.buffer = null;
+    this.writesInFlight -= 1;
+    this.inFlightBytes -= request.bytes;
   }
 
   private takeAll(): Uint8Array[] {
@@ -302,10 +327,12 @@ class HandlePipe {
   }
 
   written(request: WriteRequest, status: number): void {
-    request.pipe = undefined;
-    request.buffer = null;
-    this.writesInFlight -= 1;
-    this.inFlightBytes -= request.bytes;
+    if (this.dispatching) {
+      // Inside the write call (see flush): handled once it has returned.
+      this.earlyCompletion = { request, status };
+      return;
+    }
+    this.release(request);
     if (status < 0) {
       // A write cancelled because the connection is being torn down is no news.
       if (!this.destinationState.destroyed) this.failDestination(streamError(status, 'write', request.error));
