@@ -247,20 +247,22 @@ export class ProxyConnection implements LiveConnection {
   /** Errors and closes of the TLS side, before the handshake (a handshake failure) and after. */
   private watchTlsSocket(tls: TLSSocket, operation: 'SSL_accept' | 'SSL_connect'): void {
     tls.on('error', (error) => {
-    this.handshakeFailure ??= 'tls_error';
-    this.fail(`${this.relaying() ? 'SSL_read' : operation}: ${describeTlsError(error)}`);
+      this.handshakeFailure ??= 'tls_error';
+      // A relayed write that failed (the peer gone: EPIPE) is SSL_write's error, as stunnel logs it.
+      const during = !this.relaying() ? operation : (error as NodeJS.ErrnoException).syscall === 'write' ? 'SSL_write' : 'SSL_read';
+      this.fail(`${during}: ${describeTlsError(error)}`);
     });
     tls.on('close', () => {
-    this.handshakeFailure ??= 'peer_closed';
-    if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
-    else this.onSideClosed();
+      this.handshakeFailure ??= 'peer_closed';
+      if (!this.relaying() && !this.finished) this.fail(`${operation}: Peer suddenly disconnected`);
+      else this.onSideClosed();
     });
     // The sockets are half-open capable, so a peer that gives up mid-handshake arrives as `end`, not
     // `close`; without this it would hold its slot until the handshake deadline.
     tls.on('end', () => {
-    if (this.handshakeDone) return;
-    this.handshakeFailure ??= 'peer_closed';
-    this.fail(`${operation}: Peer suddenly disconnected`);
+      if (this.handshakeDone) return;
+      this.handshakeFailure ??= 'peer_closed';
+      this.fail(`${operation}: Peer suddenly disconnected`);
     });
   }
 
