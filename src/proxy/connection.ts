@@ -15,7 +15,7 @@ import type { ConnectionInfo } from '../worker/state-file.js';
 import type { ConnectionRegistry, LiveConnection } from './registry.js';
 import type { RuntimeService } from './service.js';
 import { formatSystemError } from './system-error.js';
-import { FULL_TLS_RECORD_BYTES, pipeHandles } from './handle-relay.js';
+import { FULL_TLS_RECORD_BYTES, startHandleRelay } from './handle-relay.js';
 import type { HandshakeFailureReason } from './counters.js';
 
 export interface ConnectionDependencies {
@@ -83,6 +83,8 @@ export class ProxyConnection implements LiveConnection {
   private finished = false;
   private busyTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Bytes read from either side and not yet handed on to the other (set when the relay starts). */
+  private queuedBytes: () => number = () => 0;
   /** Bytes flow both ways: errors and closes from now on are transfer events, not handshake ones. */
   private relayStarted = false;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -476,24 +478,28 @@ export class ProxyConnection implements LiveConnection {
    */
   private startRelay(tls: TLSSocket, plain: Duplex): void {
     this.relayStarted = true;
-    this.armIdleTimer(this.service.config.timeouts.idle * MS_PER_SECOND);
     // Socket to socket, each direction goes handle to handle (handle-relay.ts), with no stream
     // machinery per chunk; a program's stdio, or a Node without the handles, goes through the streams.
-    const toPlainByHandles = pipeHandles(tls, plain, (bytes) => {
+    const toPlain = startHandleRelay(tls, plain, (bytes) => {
       this.bytesToSocket += bytes;
       this.lastActivityMs = Date.now();
     });
-    if (!toPlainByHandles) this.relayTlsToPlainByStreams(tls, plain);
-    const toTlsByHandles = pipeHandles(plain, tls, (bytes) => {
+    if (toPlain === null) this.relayTlsToPlainByStreams(tls, plain);
+    const toTls = startHandleRelay(plain, tls, (bytes) => {
       this.bytesToTls += bytes;
       this.lastActivityMs = Date.now();
     });
-    if (!toTlsByHandles) this.relayPlainToTlsByStreams(tls, plain);
+    if (toTls === null) this.relayPlainToTlsByStreams(tls, plain);
+    this.queuedBytes = () => (toPlain?.queuedBytes() ?? plain.writableLength) + (toTls?.queuedBytes() ?? tls.writableLength);
+    this.armIdleTimer();
     const onTlsEnd = (): void => {
       if (this.tlsEnded) return;
       this.log(6, 'TLS closed (SSL_read)');
       this.tlsEnded = true;
       plain.end();
+      // An end is activity: TIMEOUTclose counts from it, as stunnel's poll does.
+      this.lastActivityMs = Date.now();
+      this.armIdleTimer();
       this.checkDone();
     };
     const onPlainEnd = (): void => {
@@ -501,6 +507,9 @@ export class ProxyConnection implements LiveConnection {
       this.log(6, 'Read socket closed (readsocket)');
       this.plainEnded = true;
       tls.end();
+      // An end is activity: TIMEOUTclose counts from it, as stunnel's poll does.
+      this.lastActivityMs = Date.now();
+      this.armIdleTimer();
       this.checkDone();
     };
     tls.on('end', onTlsEnd);
@@ -561,16 +570,49 @@ export class ProxyConnection implements LiveConnection {
     tls.on('drain', () => plain.resume());
   }
 
-  private armIdleTimer(delayMs: number): void {
-    const idleMs = this.service.config.timeouts.idle * MS_PER_SECOND;
-    // Negative TIMEOUTidle means never.
-    if (idleMs < 0) return;
-    // One timer per connection, re-armed only when it fires: no per-chunk timer work.
-    this.idleTimer = setTimeout(() => {
-      const idleFor = Date.now() - this.lastActivityMs;
-      if (idleFor >= idleMs) this.fail('transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset', 6);
-      else this.armIdleTimer(idleMs - idleFor);
-    }, Math.max(delayMs, 1));
+  /**
+   * stunnel's transfer timeout: TIMEOUTidle while both directions are open, TIMEOUTclose (of
+   * inactivity too) once one side has closed its direction and nothing waits to be written, so a
+   * half-closed connection whose other side neither answers nor closes does not hold its sockets for
+   * twelve hours. Negative means never. Once both directions have ended, `checkDone` takes over.
+   */
+  private inactivityLimit(): { ms: number; closing: boolean } {
+    const { idle, close } = this.service.config.timeouts;
+    const closing = this.tlsEnded !== this.plainEnded && this.queuedBytes() === 0;
+    return { ms: (closing ? close : idle) * MS_PER_SECOND, closing };
+  }
+
+  /** (Re)arms the one inactivity timer of the connection: no per-chunk timer work. */
+  private armIdleTimer(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.finished) return;
+    const { ms } = this.inactivityLimit();
+    let dueAtMs = ms < 0 ? Number.POSITIVE_INFINITY : this.lastActivityMs + ms;
+    // Half-closed with bytes still queued, the limit turns from TIMEOUTidle to TIMEOUTclose once they
+    // are out: look again every TIMEOUTclose (every second at most).
+    const { close } = this.service.config.timeouts;
+    if (this.tlsEnded !== this.plainEnded && close >= 0 && this.queuedBytes() > 0) {
+      dueAtMs = Math.min(dueAtMs, Date.now() + Math.max(close * MS_PER_SECOND, MS_PER_SECOND));
+    }
+    if (!Number.isFinite(dueAtMs)) return;
+    this.idleTimer = setTimeout(() => this.onInactivity(), Math.max(dueAtMs - Date.now(), 1));
+  }
+
+  private onInactivity(): void {
+    this.idleTimer = undefined;
+    const { ms, closing } = this.inactivityLimit();
+    if (ms < 0 || Date.now() - this.lastActivityMs < ms) {
+      this.armIdleTimer();
+      return;
+    }
+    if (!closing) {
+      this.fail('transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset', 6);
+      return;
+    }
+    // As stunnel: an error line, then the connection ends normally (closed, not reset).
+    this.log(3, 'transfer: s_poll_wait: TIMEOUTclose exceeded: closing');
+    this.finish('closed');
   }
 
   private checkDone(): void {

@@ -128,7 +128,7 @@ function onWriteComplete(this: WriteRequest, status: number): void {
   this.pipe?.written(this, status);
 }
 
-class HandlePipe {
+class HandlePipe implements HandleRelay {
   /** Chunks read and not yet handed to the destination, in order. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -200,6 +200,10 @@ class HandlePipe {
     }
     this.flush();
     if (!this.readingStopped && !this.sourceHandle.reading) this.startReading();
+  }
+
+  queuedBytes(): number {
+    return this.pendingBytes + this.inFlightBytes;
   }
 
   private sharedView(buffer: Buffer, length: number): Buffer {
@@ -419,25 +423,31 @@ class HandlePipe {
   }
 }
 
+/** One direction relayed at the handle level. */
+export interface HandleRelay {
+  /** Bytes read from the source that have not yet been handed to the kernel (or OpenSSL) for the destination. */
+  queuedBytes(): number;
+}
+
 /**
  * Relays `source` to `destination` at the handle level, with backpressure: the source stops reading
  * while `queueLimitBytes` wait for the destination. `onData` sees each chunk's length as it is read.
- * False (nothing changed) when this direction has to go through the streams.
+ * Null (nothing changed) when this direction has to go through the streams.
  */
-export const pipeHandles = (source: Duplex, destination: Duplex, onData: (bytes: number) => void, queueLimitBytes = QUEUE_LIMIT_BYTES): boolean => {
+export const startHandleRelay = (source: Duplex, destination: Duplex, onData: (bytes: number) => void, queueLimitBytes = QUEUE_LIMIT_BYTES): HandleRelay | null => {
   const state = streamWrap();
-  if (state === null) return false;
+  if (state === null) return null;
   const sourceHandle = nativeStream(source);
   const destinationHandle = nativeStream(destination);
-  if (sourceHandle === null || destinationHandle === null) return false;
+  if (sourceHandle === null || destinationHandle === null) return null;
   // Writes already queued in the destination's stream would be overtaken by direct ones.
-  if (destination.writableLength > 0 || destination.writableEnded || destination.destroyed || source.destroyed) return false;
+  if (destination.writableLength > 0 || destination.writableEnded || destination.destroyed || source.destroyed) return null;
   // A source whose end of stream Node has already read (a peer that sent and half-closed before the
   // relay began) emits `end` on its own, maybe before its last chunks were written here: the streams
   // keep that order.
-  if ((source as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended !== false) return false;
-  if (typeof (destination as unknown as { _writableState?: { destroyed?: boolean } })._writableState?.destroyed !== 'boolean') return false;
-  new HandlePipe(
+  if ((source as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended !== false) return null;
+  if (typeof (destination as unknown as { _writableState?: { destroyed?: boolean } })._writableState?.destroyed !== 'boolean') return null;
+  const pipe = new HandlePipe(
     state,
     source as Socket,
     sourceHandle,
@@ -446,6 +456,11 @@ export const pipeHandles = (source: Duplex, destination: Duplex, onData: (bytes:
     destination instanceof TLSSocket,
     onData,
     queueLimitBytes,
-  ).start();
-  return true;
+  );
+  pipe.start();
+  return pipe;
 };
+
+/** `startHandleRelay`, answering only whether this direction now goes handle to handle. */
+export const pipeHandles = (source: Duplex, destination: Duplex, onData: (bytes: number) => void, queueLimitBytes = QUEUE_LIMIT_BYTES): boolean =>
+  startHandleRelay(source, destination, onData, queueLimitBytes) !== null;

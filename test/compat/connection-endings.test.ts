@@ -1,15 +1,19 @@
 // How a connection ends, and the close summary stunnel writes for it, on stunnel4 and stunnelctl: a
 // clean close in both directions (`Connection closed`), an idle timeout (`Connection reset`), a
-// target that refuses, and a client that speaks plain text to the TLS port. The status word and both
+// half-closed connection whose backend goes quiet (TIMEOUTclose, `Connection closed`), a target
+// that refuses, and a client that speaks plain text to the TLS port. The status word and both
 // byte counts are compared exactly: log monitoring matches on them.
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
-import { getFreePort } from '../helpers/ports.js';
+import { LOOPBACK, closeServer, getFreePort, portOf } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { openEchoSession, plainEcho, tlsEcho } from './support/peers.js';
 import { assertSameOutcome, runScenario } from './support/scenario.js';
@@ -65,6 +69,43 @@ describe('connection endings and their close summaries: stunnel4 and stunnelctl 
       timeoutLine: 'transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset',
       close: { status: 'reset', toTls: PAYLOAD_BYTES, toSocket: PAYLOAD_BYTES },
     }, 'an idle timeout');
+  });
+
+  it('TIMEOUTclose = 1: a client half-closes, the backend neither answers nor closes: "TIMEOUTclose exceeded: closing", then closed', async () => {
+    // Reads everything, never answers, never closes.
+    const quietSockets = new Set<Socket>();
+    const quiet = createServer({ allowHalfOpen: true }, (socket) => {
+      quietSockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => quiet.listen({ port: 0, host: LOOPBACK }, () => resolve()));
+    try {
+      const results = await runScenario({
+        dir, fixture: 'close-timeout.conf', label: 'close', variables: { SERVER_PEM: pki.pemFile, BACKEND_PORT: portOf(quiet) },
+        probe: async ({ engine, acceptPorts }) => {
+          // allowHalfOpen is honoured by tls.connect though @types/node omits it.
+          const client = connectTls({ host: LOOPBACK, port: acceptPorts[0] ?? 0, rejectUnauthorized: false, ...{ allowHalfOpen: true } });
+          client.on('error', () => undefined);
+          try {
+            await new Promise<void>((resolve) => client.once('secureConnect', () => resolve()));
+            client.end(randomBytes(PAYLOAD_BYTES));
+            const timeoutLine = await engine.waitForLine(/TIMEOUTclose exceeded/);
+            const [record] = await engine.waitForClosed(1);
+            return { timeoutLine: `LOG${timeoutLine.level}: ${timeoutLine.text}`, close: record?.close ?? null };
+          } finally {
+            client.destroy();
+          }
+        },
+      });
+      assertSameOutcome(results, {
+        timeoutLine: 'LOG3: transfer: s_poll_wait: TIMEOUTclose exceeded: closing',
+        close: { status: 'closed', toTls: 0, toSocket: PAYLOAD_BYTES },
+      }, 'a close timeout');
+    } finally {
+      for (const socket of quietSockets) socket.destroy();
+      await closeServer(quiet);
+    }
   });
 
   it('the target refuses: the TLS client is dropped and the close summary has no bytes', async () => {

@@ -1,6 +1,8 @@
 // stunnel's per-connection timeouts as the engine enforces them: TIMEOUTidle ends a connection with no
-// traffic but not one that keeps talking; TIMEOUTbusy ends a handshake that never comes (a silent TLS
-// client, or a client-mode target that never answers the ClientHello) while others are served.
+// traffic but not one that keeps talking; TIMEOUTclose ends a half-closed connection whose other side
+// goes quiet, but not one whose other side still answers; TIMEOUTbusy ends a handshake that never
+// comes (a silent TLS client, or a client-mode target that never answers the ClientHello) while others
+// are served.
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -91,6 +93,71 @@ describe('connection timeouts', () => {
     assert.ok(!activeTexts.some((text) => /TIMEOUTidle/.test(text)), activeTexts.join('\n'));
     assert.equal(activeSummaries.length, 1);
     assert.deepEqual(parseCloseSummary(activeSummaries[0]!), { status: 'closed', toTls: sent, toSocket: sent });
+  });
+
+  it('TIMEOUTclose = 1 closes a half-closed connection whose backend goes quiet ~1 s after the client\'s end, while one whose backend answers every 300 ms for 3 s stays open until the backend ends', async () => {
+    const TICKS = ACTIVE_DURATION_MS / ACTIVE_INTERVAL_MS;
+    const backendSockets = new Set<Socket>();
+    // The first line says what to do: "quiet" reads on and never answers nor closes; "ticks" answers
+    // every 300 ms for 3 s, then ends.
+    const backendServer = createServer({ allowHalfOpen: true }, (socket) => {
+      backendSockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', (first: Buffer) => {
+        if (!first.toString().startsWith('ticks')) return;
+        let sent = 0;
+        const timer = setInterval(() => {
+          sent += 1;
+          if (sent < TICKS) socket.write('tick\n');
+          else {
+            clearInterval(timer);
+            socket.end('tick\n');
+          }
+        }, ACTIVE_INTERVAL_MS);
+        socket.once('close', () => clearInterval(timer));
+      });
+    });
+    await new Promise<void>((resolve) => backendServer.listen({ port: 0, host: LOOPBACK }, () => resolve()));
+    cleanups.push(async () => {
+      for (const socket of backendSockets) socket.destroy();
+      await closeServer(backendServer);
+    });
+    const [acceptPort] = await getFreePorts(1) as [number];
+    const running = await startEngine({
+      dir,
+      config: [...GLOBAL_LINES, '[close]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${portOf(backendServer)}`, `cert = ${pki.pemFile}`, 'TIMEOUTclose = 1', 'TIMEOUTidle = 60'],
+    });
+    cleanups.push(() => running.stop());
+
+    const quiet = await openTlsClient(acceptPort, { allowHalfOpen: true });
+    const quietPort = quiet.localPort ?? 0;
+    cleanups.push(() => quiet.destroy());
+    const quietClosed = whenClosed(quiet, 10_000, 'the half-closed connection to a quiet backend to be closed by TIMEOUTclose');
+    quiet.end('quiet\n');
+    const ticking = await openTlsClient(acceptPort, { allowHalfOpen: true });
+    const tickingPort = ticking.localPort ?? 0;
+    cleanups.push(() => ticking.destroy());
+    const tickingClosed = whenClosed(ticking, 15_000, 'the half-closed connection to a ticking backend to end with the backend');
+    ticking.end('ticks\n');
+
+    const quietOutcome = await quietClosed;
+    assert.ok(quietOutcome.afterMs >= EARLIEST_MS && quietOutcome.afterMs <= LATEST_MS, `the quiet connection was closed after ${quietOutcome.afterMs} ms, expected ~1 s`);
+    assert.equal(quietOutcome.errorCode, undefined, 'closed, not reset');
+    const quietId = await running.connectionId(quietPort);
+    const quietSummaries = await running.closeSummaries(quietId);
+    const timeoutLines = running.linesOf(quietId).filter((line) => line.text === 'transfer: s_poll_wait: TIMEOUTclose exceeded: closing');
+    assert.deepEqual(timeoutLines.map((line) => line.level), [3], running.linesOf(quietId).map((line) => line.raw).join('\n'));
+    assert.equal(quietSummaries.length, 1);
+    assert.deepEqual(parseCloseSummary(quietSummaries[0]!), { status: 'closed', toTls: 0, toSocket: 'quiet\n'.length });
+
+    const tickingOutcome = await tickingClosed;
+    assert.equal(tickingOutcome.received.toString(), 'tick\n'.repeat(TICKS), 'every tick arrived, then the end');
+    assert.ok(tickingOutcome.afterMs >= ACTIVE_DURATION_MS - ACTIVE_INTERVAL_MS, `ended after ${tickingOutcome.afterMs} ms, before the backend had finished`);
+    const tickingId = await running.connectionId(tickingPort);
+    const tickingSummaries = await running.closeSummaries(tickingId);
+    const tickingTexts = running.linesOf(tickingId).map((line) => line.text);
+    assert.ok(!tickingTexts.some((text) => /TIMEOUTclose/.test(text)), tickingTexts.join('\n'));
+    assert.deepEqual(parseCloseSummary(tickingSummaries[0]!), { status: 'closed', toTls: 'tick\n'.length * TICKS, toSocket: 'ticks\n'.length });
   });
 
   it('TIMEOUTidle "sending reset" resets both sockets with TCP RST (reset = yes, the default): client and backend see ECONNRESET', async () => {
