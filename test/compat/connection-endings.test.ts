@@ -6,14 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { startEchoServer } from '../helpers/echo-server.js';
+import { startBackend, startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
-import { LOOPBACK, closeServer, getFreePort, portOf } from '../helpers/ports.js';
+import { LOOPBACK, getFreePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { openEchoSession, plainEcho, tlsEcho } from './support/peers.js';
 import { assertSameOutcome, runScenario } from './support/scenario.js';
@@ -73,16 +71,12 @@ describe('connection endings and their close summaries: stunnel4 and stunnelctl 
 
   it('TIMEOUTclose = 1: a client half-closes, the backend neither answers nor closes: "TIMEOUTclose exceeded: closing", then closed', async () => {
     // Reads everything, never answers, never closes.
-    const quietSockets = new Set<Socket>();
-    const quiet = createServer({ allowHalfOpen: true }, (socket) => {
-      quietSockets.add(socket);
-      socket.on('error', () => undefined);
+    const quiet = await startBackend((socket) => {
       socket.resume();
     });
-    await new Promise<void>((resolve) => quiet.listen({ port: 0, host: LOOPBACK }, () => resolve()));
     try {
       const results = await runScenario({
-        dir, fixture: 'close-timeout.conf', label: 'close', variables: { SERVER_PEM: pki.pemFile, BACKEND_PORT: portOf(quiet) },
+        dir, fixture: 'close-timeout.conf', label: 'close', variables: { SERVER_PEM: pki.pemFile, BACKEND_PORT: quiet.port },
         probe: async ({ engine, acceptPorts }) => {
           // allowHalfOpen is honoured by tls.connect though @types/node omits it.
           const client = connectTls({ host: LOOPBACK, port: acceptPorts[0] ?? 0, rejectUnauthorized: false, ...{ allowHalfOpen: true } });
@@ -103,8 +97,7 @@ describe('connection endings and their close summaries: stunnel4 and stunnelctl 
         close: { status: 'closed', toTls: 0, toSocket: PAYLOAD_BYTES },
       }, 'a close timeout');
     } finally {
-      for (const socket of quietSockets) socket.destroy();
-      await closeServer(quiet);
+      await quiet.close();
     }
   });
 

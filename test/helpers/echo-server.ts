@@ -23,7 +23,8 @@ export interface ReceivedStream {
 
 export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-const startBackend = (onConnection: (socket: Socket, index: number) => void): Promise<Backend> =>
+/** A backend on 127.0.0.1:0 whose per-connection behaviour the caller supplies (half-open capable). */
+export const startBackend = (onConnection: (socket: Socket, index: number) => void): Promise<Backend> =>
   new Promise((resolve, reject) => {
     const sockets = new Set<Socket>();
     let accepted = 0;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { setInterval as every } from 'node:timers/promises';
-import { startEchoServer } from '../helpers/echo-server.js';
+import { startBackend, startEchoServer } from '../helpers/echo-server.js';
 import { LOOPBACK, closeServer, getFreePorts, portOf } from '../helpers/ports.js';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
@@ -97,12 +97,9 @@ describe('connection timeouts', () => {
 
   it('TIMEOUTclose = 1 closes a half-closed connection whose backend goes quiet ~1 s after the client\'s end, while one whose backend answers every 300 ms for 3 s stays open until the backend ends', async () => {
     const TICKS = ACTIVE_DURATION_MS / ACTIVE_INTERVAL_MS;
-    const backendSockets = new Set<Socket>();
     // The first line says what to do: "quiet" reads on and never answers nor closes; "ticks" answers
     // every 300 ms for 3 s, then ends.
-    const backendServer = createServer({ allowHalfOpen: true }, (socket) => {
-      backendSockets.add(socket);
-      socket.on('error', () => undefined);
+    const backend = await startBackend((socket) => {
       socket.once('data', (first: Buffer) => {
         if (!first.toString().startsWith('ticks')) return;
         let sent = 0;
@@ -117,15 +114,11 @@ describe('connection timeouts', () => {
         socket.once('close', () => clearInterval(timer));
       });
     });
-    await new Promise<void>((resolve) => backendServer.listen({ port: 0, host: LOOPBACK }, () => resolve()));
-    cleanups.push(async () => {
-      for (const socket of backendSockets) socket.destroy();
-      await closeServer(backendServer);
-    });
+    cleanups.push(() => backend.close());
     const [acceptPort] = await getFreePorts(1) as [number];
     const running = await startEngine({
       dir,
-      config: [...GLOBAL_LINES, '[close]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${portOf(backendServer)}`, `cert = ${pki.pemFile}`, 'TIMEOUTclose = 1', 'TIMEOUTidle = 60'],
+      config: [...GLOBAL_LINES, '[close]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backend.port}`, `cert = ${pki.pemFile}`, 'TIMEOUTclose = 1', 'TIMEOUTidle = 60'],
     });
     cleanups.push(() => running.stop());
 
