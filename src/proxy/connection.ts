@@ -602,6 +602,16 @@ export class ProxyConnection implements LiveConnection {
   private onInactivity(): void {
     this.idleTimer = undefined;
     const { ms, closing } = this.inactivityLimit();
+    // Half-closed with bytes still queued, and the TLS side's TCP connection is gone: they can never
+    // be delivered. Node 20 can lose the error of a TLS write whose TCP write failed at once (the TLS
+    // handle keeps its next writes pending for good, and the read side sees only an EOF), so this is
+    // looked at here, at each TIMEOUTclose check, rather than left to TIMEOUTidle.
+    const queued = this.queuedBytes();
+    if (this.tlsEnded !== this.plainEnded && queued > 0 && this.tlsTransportGone()) {
+      this.log(3, `TLS socket closed (SSL_read) with ${queued} unsent byte(s)`);
+      this.finish('reset');
+      return;
+    }
     if (ms < 0 || Date.now() - this.lastActivityMs < ms) {
       this.armIdleTimer();
       return;
@@ -613,6 +623,13 @@ export class ProxyConnection implements LiveConnection {
     // As stunnel: an error line, then the connection ends normally (closed, not reset).
     this.log(3, 'transfer: s_poll_wait: TIMEOUTclose exceeded: closing');
     this.finish('closed');
+  }
+
+  /** Whether the TCP connection under the TLS socket is no longer connected (getpeername fails). */
+  private tlsTransportGone(): boolean {
+    const tcp = (this.tls as unknown as { _handle?: { _parent?: { getpeername?: (out: object) => number } } | null } | undefined)?._handle?._parent;
+    if (tcp === undefined || typeof tcp.getpeername !== 'function') return false;
+    return tcp.getpeername({}) !== 0;
   }
 
   private checkDone(): void {
