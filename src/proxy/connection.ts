@@ -506,7 +506,14 @@ export class ProxyConnection implements LiveConnection {
       if (this.plainEnded) return;
       this.log(6, 'Read socket closed (readsocket)');
       this.plainEnded = true;
-      tls.end();
+      // On the check phase, not now: Node 20's TLS handle completes a TCP write it made at once only
+      // on the check phase, and a shutdown before then parks the close_notify behind that write and
+      // marks the TCP socket unwritable, so the close_notify is lost and the peer sees a bare FIN
+      // (stunnel's OpenSSL answers it with a decode_error alert). That happens when the plain side
+      // ends right after the handshake (a client that sent nothing and went away).
+      setImmediate(() => {
+        if (!tls.destroyed) tls.end();
+      });
       // An end is activity: TIMEOUTclose counts from it, as stunnel's poll does.
       this.lastActivityMs = Date.now();
       this.armIdleTimer();
