@@ -497,10 +497,7 @@ export class ProxyConnection implements LiveConnection {
       this.log(6, 'TLS closed (SSL_read)');
       this.tlsEnded = true;
       plain.end();
-      // An end is activity: TIMEOUTclose counts from it, as stunnel's poll does.
-      this.lastActivityMs = Date.now();
-      this.armIdleTimer();
-      this.checkDone();
+      this.directionEnded();
     };
     const onPlainEnd = (): void => {
       if (this.plainEnded) return;
@@ -514,10 +511,7 @@ export class ProxyConnection implements LiveConnection {
       setImmediate(() => {
         if (!tls.destroyed) tls.end();
       });
-      // An end is activity: TIMEOUTclose counts from it, as stunnel's poll does.
-      this.lastActivityMs = Date.now();
-      this.armIdleTimer();
-      this.checkDone();
+      this.directionEnded();
     };
     tls.on('end', onTlsEnd);
     plain.on('end', onPlainEnd);
@@ -583,10 +577,22 @@ export class ProxyConnection implements LiveConnection {
    * half-closed connection whose other side neither answers nor closes does not hold its sockets for
    * twelve hours. Negative means never. Once both directions have ended, `checkDone` takes over.
    */
-  private inactivityLimit(): { ms: number; closing: boolean } {
+  private inactivityLimit(queued: number): { ms: number; closing: boolean } {
     const { idle, close } = this.service.config.timeouts;
-    const closing = this.tlsEnded !== this.plainEnded && this.queuedBytes() === 0;
+    const closing = this.halfClosed() && queued === 0;
     return { ms: (closing ? close : idle) * MS_PER_SECOND, closing };
+  }
+
+  /** Exactly one direction has ended. */
+  private halfClosed(): boolean {
+    return this.tlsEnded !== this.plainEnded;
+  }
+
+  /** A side's end: activity (TIMEOUTclose counts from it, as stunnel's poll does), and maybe the last one. */
+  private directionEnded(): void {
+    this.lastActivityMs = Date.now();
+    this.armIdleTimer();
+    this.checkDone();
   }
 
   /** (Re)arms the one inactivity timer of the connection: no per-chunk timer work. */
@@ -594,12 +600,13 @@ export class ProxyConnection implements LiveConnection {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.finished) return;
-    const { ms } = this.inactivityLimit();
+    const queued = this.halfClosed() ? this.queuedBytes() : 0;
+    const { ms } = this.inactivityLimit(queued);
     let dueAtMs = ms < 0 ? Number.POSITIVE_INFINITY : this.lastActivityMs + ms;
     // Half-closed with bytes still queued, the limit turns from TIMEOUTidle to TIMEOUTclose once they
     // are out: look again every TIMEOUTclose (every second at most).
     const { close } = this.service.config.timeouts;
-    if (this.tlsEnded !== this.plainEnded && close >= 0 && this.queuedBytes() > 0) {
+    if (queued > 0 && close >= 0) {
       dueAtMs = Math.min(dueAtMs, Date.now() + Math.max(close * MS_PER_SECOND, MS_PER_SECOND));
     }
     if (!Number.isFinite(dueAtMs)) return;
@@ -608,13 +615,13 @@ export class ProxyConnection implements LiveConnection {
 
   private onInactivity(): void {
     this.idleTimer = undefined;
-    const { ms, closing } = this.inactivityLimit();
+    const queued = this.halfClosed() ? this.queuedBytes() : 0;
+    const { ms, closing } = this.inactivityLimit(queued);
     // Half-closed with bytes still queued, and the TLS side's TCP connection is gone: they can never
     // be delivered. Node 20 can lose the error of a TLS write whose TCP write failed at once (the TLS
     // handle keeps its next writes pending for good, and the read side sees only an EOF), so this is
     // looked at here, at each TIMEOUTclose check, rather than left to TIMEOUTidle.
-    const queued = this.queuedBytes();
-    if (this.tlsEnded !== this.plainEnded && queued > 0 && this.tlsTransportGone()) {
+    if (queued > 0 && this.tlsTransportGone()) {
       this.log(3, `TLS socket closed (SSL_read) with ${queued} unsent byte(s)`);
       this.finish('reset');
       return;

@@ -16,7 +16,7 @@
 // error paths are unchanged; write errors destroy the destination with the error Node would build.
 //
 // Where the binding or a handle is missing (another Node, a child process's stdio, a destination
-// with writes already queued in its stream) `pipeHandles` returns false and the caller relays that
+// with writes already queued in its stream) `startHandleRelay` returns null and the caller relays that
 // direction through the streams.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
@@ -461,6 +461,3 @@ export const startHandleRelay = (source: Duplex, destination: Duplex, onData: (b
   return pipe;
 };
 
-/** `startHandleRelay`, answering only whether this direction now goes handle to handle. */
-export const pipeHandles = (source: Duplex, destination: Duplex, onData: (bytes: number) => void, queueLimitBytes = QUEUE_LIMIT_BYTES): boolean =>
-  startHandleRelay(source, destination, onData, queueLimitBytes) !== null;

@@ -1,5 +1,5 @@
 // The relay's handle-to-handle fast path on real loopback sockets and real TLS: a server-mode relay
-// (TLS in, TCP out) built from pipeHandles alone, as connection.ts builds it, with the client and the
+// (TLS in, TCP out) built from startHandleRelay alone, as connection.ts builds it, with the client and the
 // backend as ordinary Node sockets.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
-import { handleRelayAvailable, pipeHandles } from '../../../src/proxy/handle-relay.js';
+import { handleRelayAvailable, startHandleRelay } from '../../../src/proxy/handle-relay.js';
 import { createPki, type Pki } from '../../helpers/pki.js';
 import { LOOPBACK, closeServer, portOf } from '../../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
@@ -21,7 +21,7 @@ const EXCHANGE_TIMEOUT_MS = 30_000;
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 interface RelayedConnection {
-  /** What pipeHandles answered for TLS → backend and backend → TLS. */
+  /** What startHandleRelay answered for TLS → backend and backend → TLS. */
   piped: [boolean, boolean];
   /** Bytes the relay read, as its onData saw them. */
   toBackend: number;
@@ -42,7 +42,7 @@ const listen = async (server: Server): Promise<number> => {
 /** Where the relay connects: a TCP port on loopback, or a Unix socket's path. */
 type BackendAddress = number | string;
 
-/** TLS in, TCP out to `backendAddress`, each direction by pipeHandles; ends are passed on as half-closes. */
+/** TLS in, TCP out to `backendAddress`, each direction by startHandleRelay; ends are passed on as half-closes. */
 const startRelay = async (pki: Pki, backendAddress: BackendAddress, queueLimitBytes?: number): Promise<Relay> => {
   const connections: RelayedConnection[] = [];
   const sockets = new Set<Socket>();
@@ -59,8 +59,8 @@ const startRelay = async (pki: Pki, backendAddress: BackendAddress, queueLimitBy
         const connection: RelayedConnection = { piped: [false, false], toBackend: 0, toClient: 0 };
         connections.push(connection);
         connection.piped = [
-          pipeHandles(tls, backend, (bytes) => { connection.toBackend += bytes; }),
-          pipeHandles(backend, tls, (bytes) => { connection.toClient += bytes; }, queueLimitBytes),
+          startHandleRelay(tls, backend, (bytes) => { connection.toBackend += bytes; }) !== null,
+          startHandleRelay(backend, tls, (bytes) => { connection.toClient += bytes; }, queueLimitBytes) !== null,
         ];
         tls.on('end', () => backend.end());
         backend.on('end', () => tls.end());
@@ -121,7 +121,7 @@ const readToEnd = (socket: Socket): Promise<Buffer> =>
     socket.resume();
   });
 
-describe('handle relay: pipeHandles on real TLS and TCP sockets', () => {
+describe('handle relay: startHandleRelay on real TLS and TCP sockets', () => {
   let dir = '';
   let pki: Pki;
 
@@ -249,17 +249,17 @@ describe('handle relay: pipeHandles on real TLS and TCP sockets', () => {
       const socket = netConnect({ host: LOOPBACK, port: Number(backend.port), allowHalfOpen: true });
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       const stdio = new PassThrough();
-      assert.equal(pipeHandles(stdio, socket, () => undefined), false, 'a PassThrough has no handle');
-      assert.equal(pipeHandles(socket, stdio, () => undefined), false, 'nor as a destination');
+      assert.equal(startHandleRelay(stdio, socket, () => undefined), null, 'a PassThrough has no handle');
+      assert.equal(startHandleRelay(socket, stdio, () => undefined), null, 'nor as a destination');
       // The backend's "bye" and FIN: once Node has read the end of stream, the socket emits `end` by itself.
       socket.pause();
       await waitFor(() => ((socket as unknown as { _readableState: { ended: boolean } })._readableState.ended ? true : undefined), { timeoutMs: 5_000, what: 'the backend FIN to be read' });
       const other = netConnect({ host: LOOPBACK, port: Number(backend.port) });
       await new Promise<void>((resolve) => other.once('connect', () => resolve()));
-      assert.equal(pipeHandles(socket, other, () => undefined), false, 'a source already ended');
+      assert.equal(startHandleRelay(socket, other, () => undefined), null, 'a source already ended');
       other.cork();
       other.write('queued');
-      assert.equal(pipeHandles(other, other, () => undefined), false, 'a destination with writes queued in its stream');
+      assert.equal(startHandleRelay(other, other, () => undefined), null, 'a destination with writes queued in its stream');
       socket.destroy();
       other.destroy();
     } finally {
