@@ -2,18 +2,21 @@
 // stunnel"), the difference itself is asserted, each test naming the README entry it holds to:
 // options Node cannot honour are errors; relative paths follow the configuration file; the secure
 // cipher default; no window without a listener on reload; a close summary for every connection, also
-// on stop.
+// on stop; a reply that ends while the TLS client is not reading arrives whole.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { connect as connectTls } from 'node:tls';
 import { copyFileSync, mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEchoServer } from '../helpers/echo-server.js';
+import { startBackend, startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
-import { closeServer, getFreePorts, listenOn, portOf } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK, closeServer, getFreePorts, listenOn, portOf } from '../helpers/ports.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { ENGINE_KINDS, engineFiles, tryStartEngine } from './support/engines.js';
 import type { EngineKind, StartAttempt } from './support/engines.js';
@@ -171,5 +174,73 @@ describe('deliberate differences from stunnel (README), asserted as documented',
     assert.deepEqual(results.stunnel4, { accepted: 'server', close: null }, 'stunnel4 logs no close summary for a connection ended by SIGTERM');
     assert.equal(results.stunnelctl.accepted, 'server');
     assert.ok(results.stunnelctl.close !== null, 'stunnelctl logs a close summary for the connection it ended on SIGTERM');
+  });
+
+  describe('"A reply that ends while the TLS client is not reading arrives whole"', () => {
+    // The client sends close_notify at once and reads nothing until the backend has written its whole
+    // reply and its FIN (or the path is full). stunnel 5.68 then polls its backend socket only for a
+    // hangup (its buffer towards TLS is full), takes POLLHUP for the end although the kernel still holds
+    // reply bytes, and closes normally without them. Which sizes hit that depends on the kernel's socket
+    // buffers, so the sweep covers 64 KiB to 4 MiB; stunnel4's losses are reported, stunnelctl's must be none.
+    const SIZES = Array.from({ length: 84 }, (_, index) => 64 * 1024 + index * 48 * 1024);
+    const REPLY = Buffer.from(Array.from({ length: (SIZES.at(-1) ?? 0) }, (_, index) => (index * 7 + (index >> 8)) & 0xff));
+    /** How long the client waits for the backend to finish before it reads anyway (the path is full). */
+    const FULL_PATH_WAIT_MS = 200;
+    const READ_TIMEOUT_MS = 20_000;
+    /** Then the client still reads nothing for this long: a slow reader is the scenario, not a synchronisation. */
+    const CLIENT_THINK_TIME_MS = 50;
+
+    it('a backend reply of 64 KiB to 4 MiB that ends after the client\'s close_notify: stunnelctl delivers every byte', async (t) => {
+      // The client's only bytes name the size of the reply; the backend tells the client when it has
+      // written the whole reply and its FIN.
+      const finishedReply = new Map<number, () => void>();
+      const replies = await startBackend((socket) => {
+        let head = Buffer.alloc(0);
+        let answered = false;
+        socket.on('data', (chunk: Buffer) => {
+          if (answered) return;
+          head = Buffer.concat([head, chunk]);
+          if (head.length < 4) return;
+          answered = true;
+          const size = head.readUInt32BE(0);
+          socket.end(REPLY.subarray(0, size), () => finishedReply.get(size)?.());
+        });
+      });
+      try {
+        const results = await runScenario({
+          dir, fixture: 'basic-server.conf', label: 'reply-after-close-notify', variables: { ...shared, BACKEND_PORT: replies.port },
+          probe: async ({ acceptPorts }) => {
+            const short: string[] = [];
+            for (const size of SIZES) {
+              const finished = new Promise<void>((resolve) => finishedReply.set(size, resolve));
+              const socket = connectTls({ host: LOOPBACK, port: acceptPorts[0] ?? 0, rejectUnauthorized: false });
+              socket.on('error', () => undefined);
+              const received: Buffer[] = [];
+              try {
+                await withTimeout(once(socket, 'secureConnect'), READ_TIMEOUT_MS, 'the TLS handshake');
+                socket.pause();
+                const request = Buffer.alloc(4);
+                request.writeUInt32BE(size, 0);
+                socket.end(request);
+                await withTimeout(finished, FULL_PATH_WAIT_MS, 'the backend to finish its reply').catch(() => undefined);
+                await delay(CLIENT_THINK_TIME_MS);
+                socket.on('data', (chunk: Buffer) => received.push(chunk));
+                socket.resume();
+                await withTimeout(once(socket, 'close'), READ_TIMEOUT_MS, `the end of a ${size}-byte reply`);
+              } finally {
+                socket.destroy();
+              }
+              const reply = Buffer.concat(received);
+              if (!reply.equals(REPLY.subarray(0, size))) short.push(`${size} -> ${reply.length}`);
+            }
+            return short;
+          },
+        });
+        t.diagnostic(`stunnel4: ${results.stunnel4.length} of ${SIZES.length} replies cut short${results.stunnel4.length > 0 ? ` (${results.stunnel4.slice(0, 5).join(', ')})` : ''}`);
+        assert.deepEqual(results.stunnelctl, [], `stunnelctl cut replies short (size -> bytes received)`);
+      } finally {
+        await replies.close();
+      }
+    });
   });
 });
