@@ -1,7 +1,9 @@
 // Latency: 5,000 sequential 64-byte round trips over one TLS connection through a server-mode
 // worker to the echo backend (after a warm-up), timed here with the high-resolution clock:
 // p50, p99 and max in microseconds, one sample of each per run (a tail is noisy on a shared
-// machine, so a full run makes several runs per round).
+// machine, so a full run makes several runs per round). Each implementation's first run of a bench
+// run only settles the machine and is not counted: stunnel always runs first in a round (A B A B), so
+// without it stunnel alone took the first run after the previous group, whose tail was 3-4x the others.
 import { once } from 'node:events';
 import { connect, type TLSSocket } from 'node:tls';
 import type { MeasureContext } from '../context.js';
@@ -43,7 +45,9 @@ const makeRoundTripper = (socket: TLSSocket): ((payload: Buffer) => Promise<void
     });
 };
 
-const measureLatencyOnce = async (context: MeasureContext, implementation: ImplementationName): Promise<void> => {
+interface LatencyRun { p50: number; p99: number; max: number }
+
+const measureLatencyOnce = async (context: MeasureContext, implementation: ImplementationName): Promise<LatencyRun> => {
   const { settings } = context;
   const [port] = (await reservePorts(1)) as [number];
   const proxy = await context.startProxy(implementation, 'latency', [{
@@ -65,15 +69,28 @@ const measureLatencyOnce = async (context: MeasureContext, implementation: Imple
       await roundTrip(payload);
       microseconds.push(Number((process.hrtime.bigint() - started) / NANOSECONDS_PER_MICROSECOND));
     }
-    context.results.record('latency.p50', implementation, percentile(microseconds, 50));
-    context.results.record('latency.p99', implementation, percentile(microseconds, 99));
-    context.results.record('latency.max', implementation, Math.max(...microseconds));
+    return { p50: percentile(microseconds, 50), p99: percentile(microseconds, 99), max: Math.max(...microseconds) };
   } finally {
     socket?.destroy();
     await proxy.stop();
   }
 };
 
+/** The implementations whose settling run a bench run (its context) has made. */
+const settled = new WeakMap<MeasureContext, Set<ImplementationName>>();
+
 export const measureLatency = async (context: MeasureContext, implementation: ImplementationName): Promise<void> => {
-  for (let run = 0; run < context.settings.latencyRunsPerRound; run += 1) await measureLatencyOnce(context, implementation);
+  const done = settled.get(context) ?? new Set<ImplementationName>();
+  settled.set(context, done);
+  if (!done.has(implementation)) {
+    done.add(implementation);
+    const run = await measureLatencyOnce(context, implementation);
+    process.stdout.write(`    ${implementation.padEnd(10)} settling run: p50 ${run.p50} us, p99 ${run.p99} us, max ${run.max} us (not counted)\n`);
+  }
+  for (let index = 0; index < context.settings.latencyRunsPerRound; index += 1) {
+    const run = await measureLatencyOnce(context, implementation);
+    context.results.record('latency.p50', implementation, run.p50);
+    context.results.record('latency.p99', implementation, run.p99);
+    context.results.record('latency.max', implementation, run.max);
+  }
 };
