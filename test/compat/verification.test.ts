@@ -2,7 +2,8 @@
 // stunnel4 and by stunnelctl: verifyChain, verifyPeer and requireCert let a good client certificate
 // through and stop a wrong, missing or revoked one, with the same `Certificate accepted at depth=0`
 // / `Rejected by CERT at depth=0` lines; in client mode, checkHost stops a server whose certificate
-// names another host.
+// names another host, and a verified session is resumed (without a certificate to check) while a
+// session of a rejected server never is.
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
@@ -179,6 +180,61 @@ describe('certificate verification against a per-run test CA: stunnel4 and stunn
       const result = await plainEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES));
       return { ok: result.ok, connections: await closedOutcomes(engine, 1) };
     };
+
+    /**
+     * Six connections one after another through the client-mode service to `backend`. stunnelctl keeps
+     * a client session per engine process, so with two processes its first two connections are full
+     * handshakes; both engines resume later ones.
+     */
+    const CONNECTIONS_IN_A_ROW = 6;
+    const connectInARow = (backend: TlsBackend) => async ({ engine, acceptPorts }: ProbeContext): Promise<{ ok: boolean[]; resumedByBackend: boolean; resumedInLog: boolean; rejected: number }> => {
+      const before = backend.handshakes().length;
+      const ok: boolean[] = [];
+      for (let index = 0; index < CONNECTIONS_IN_A_ROW; index += 1) ok.push((await plainEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES))).ok);
+      const connections = await closedOutcomes(engine, CONNECTIONS_IN_A_ROW);
+      return {
+        ok,
+        resumedByBackend: backend.handshakes().slice(before).some((handshake) => handshake.reused),
+        resumedInLog: connections.some((connection) => connection.handshake === 'connected: previous session reused'),
+        rejected: connections.filter((connection) => connection.certificate === 'rejected CN=localhost').length,
+      };
+    };
+
+    // TLS 1.2 hands the client its session during the handshake, before the certificate is checked;
+    // TLS 1.3 sends its ticket after the handshake.
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      it(`${version}, checkHost = localhost, six connections in a row: every one passes, later ones resume the verified session`, async () => {
+        const backend = await startTlsEchoBackend({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile), maxVersion: version });
+        try {
+          const results = await runScenario({
+            dir, fixture: 'client-check-host.conf', label: `check-host-resumed-${version}`,
+            variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: backend.port, CHECK_HOST: 'localhost' },
+            probe: connectInARow(backend),
+          });
+          assertSameOutcome(results, {
+            ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(true), resumedByBackend: true, resumedInLog: true, rejected: 0,
+          }, `resumed ${version} client sessions with verifyChain and checkHost`);
+        } finally {
+          await backend.close();
+        }
+      });
+
+      it(`${version}, checkHost = mismatch.example.org, six connections in a row: every one is rejected, none resumes the rejected server's session`, async () => {
+        const backend = await startTlsEchoBackend({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile), maxVersion: version });
+        try {
+          const results = await runScenario({
+            dir, fixture: 'client-check-host.conf', label: `check-host-rejected-${version}`,
+            variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: backend.port, CHECK_HOST: 'mismatch.example.org' },
+            probe: connectInARow(backend),
+          });
+          assertSameOutcome(results, {
+            ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(false), resumedByBackend: false, resumedInLog: false, rejected: CONNECTIONS_IN_A_ROW,
+          }, `no resumption of a ${version} session whose server was rejected`);
+        } finally {
+          await backend.close();
+        }
+      });
+    }
 
     for (const [host, passes] of [['localhost', true], ['mismatch.example.org', false]] as const) {
       it(`checkHost = ${host}: the connection ${passes ? 'passes' : 'fails'}`, async () => {
