@@ -435,7 +435,9 @@ export class ProxyConnection implements LiveConnection {
       return this.reject(`Rejected by CERT at depth=0: ${subject}`);
     }
     // Only a certificate that was verified is reported as accepted (requireCert alone checks nothing).
-    if (verify.verifyChain || verify.verifyPeer) this.log(5, `Certificate accepted at depth=0: ${subject}`);
+    // stunnel's verify callback does not run for a resumed session, so it logs no certificate line
+    // then; the certificate the session carries is still checked here.
+    if ((verify.verifyChain || verify.verifyPeer) && !tls.isSessionReused()) this.log(5, `Certificate accepted at depth=0: ${subject}`);
     return true;
   }
 

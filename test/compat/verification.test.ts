@@ -94,6 +94,28 @@ describe('certificate verification against a per-run test CA: stunnel4 and stunn
     });
   }
 
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    it(`verifyChain (${version}): a client that resumes its session passes again, with no certificate line for the resumed handshake`, async () => {
+      const results = await runScenario({
+        dir, fixture: 'verify-chain.conf', label: `verify-chain-resumed-${version}`, variables: variables(),
+        probe: async ({ engine, acceptPorts }) => {
+          const options = { cert: readFileSync(pki.client.certFile), key: readFileSync(pki.client.keyFile), minVersion: version, maxVersion: version };
+          const first = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES), { ...options, waitForSession: true });
+          const second = first.session === null ? null : await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES), { ...options, session: first.session });
+          return { ok: [first.ok, second?.ok ?? null], reused: second?.reused ?? null, connections: await closedOutcomes(engine, 2) };
+        },
+      });
+      assertSameOutcome(results, {
+        ok: [true, true],
+        reused: true,
+        connections: [
+          servedWith('verify chain', target, 'accepted CN=client'),
+          { ...servedWith('verify chain', target, null), handshake: 'accepted: previous session reused' },
+        ],
+      }, `a resumed ${version} session under verifyChain`);
+    });
+  }
+
   it('verifyPeer with the client certificate itself in CAfile: good passes; revoked, wrong and missing fail', async () => {
     const results = await runScenario({
       dir, fixture: 'verify-peer.conf', label: 'verify-peer', variables: variables(), probe: tryCertificates(['good', 'revoked', 'wrong', 'missing']),
