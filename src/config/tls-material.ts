@@ -176,8 +176,11 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
       ...(service.sessionResume ? [] : ['NO_TICKET']),
       ...(service.renegotiation ? [] : ['NO_RENEGOTIATION']),
     ]),
-    sessionIdContext: createHash('sha256').update(service.name).digest('hex').slice(0, SESSION_ID_CONTEXT_LENGTH),
   };
+  // A server's session cache is keyed by it. Not on a client: OpenSSL turns a client's pre-shared key
+  // into a session with no context, and a context on the client then fails every TLS 1.3 PSK handshake
+  // ("attempt to reuse session in different context").
+  if (!service.client) options.sessionIdContext = createHash('sha256').update(service.name).digest('hex').slice(0, SESSION_ID_CONTEXT_LENGTH);
   if (pkcs12 && service.cert !== null) options.pfx = readFileSync(service.cert);
   if (cert !== undefined) options.cert = cert;
   if (key !== undefined) options.key = key;

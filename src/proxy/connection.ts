@@ -399,7 +399,9 @@ export class ProxyConnection implements LiveConnection {
     const keys = this.service.pskKeys;
     const identity = this.service.config.pskIdentity ?? keys.keys().next().value;
     const psk = identity === undefined ? undefined : keys.get(identity);
-    return identity === undefined || psk === undefined ? null : { psk, identity };
+    if (identity === undefined || psk === undefined) return null;
+    this.log(6, `PSK client configured for identity "${identity}"`);
+    return { psk, identity };
   }
 
   // --- verification and handshake log lines -------------------------------------------------------

@@ -16,12 +16,13 @@ import type { EngineKind } from './support/engines.js';
 import { writeFixture } from './support/fixtures.js';
 import { groupConnections } from './support/log-events.js';
 import type { FixtureVariables } from './support/fixtures.js';
-import { runSClient, tlsEcho } from './support/peers.js';
+import { plainEcho, runSClient, tlsEcho } from './support/peers.js';
 import { createCompatPki } from './support/pki.js';
 import type { CompatPki } from './support/pki.js';
 import { acceptPortVariables, assertSameOutcome, runScenario } from './support/scenario.js';
 import type { PerEngine, ProbeContext } from './support/scenario.js';
-import { getFreePorts } from '../helpers/ports.js';
+import { LOOPBACK, closeServer, getFreePorts, portOf } from '../helpers/ports.js';
+import { createServer as createTlsServer } from 'node:tls';
 
 const PAYLOAD_BYTES = 512;
 const NEW = 'accepted: new session negotiated';
@@ -157,6 +158,53 @@ describe('session resumption and PSK: stunnel4 and stunnelctl agree', () => {
           echoed: [true, false],
           server: [{ handshake, close: 'closed' }, { handshake: null, close: 'reset' }],
         }, `PSK over ${version}`);
+      });
+    }
+
+    // Client mode: the engine is the PSK client of a Node TLS server that knows only the PSK (no
+    // certificate), three connections in a row, then a file with another key for the same identity.
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      it(`client mode, ${version}: three connections in a row pass with the right key, none with a wrong one`, async () => {
+        const server = createTlsServer({
+          minVersion: version, maxVersion: version, ciphers: version === 'TLSv1.2' ? 'PSK' : 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384',
+          pskCallback: (_socket, id) => (id === identity ? Buffer.from(key, 'hex') : null),
+        }, (socket) => {
+          socket.on('error', () => socket.destroy());
+          socket.pipe(socket);
+        });
+        server.on('tlsClientError', () => undefined);
+        await new Promise<void>((resolve) => server.listen({ port: 0, host: LOOPBACK }, resolve));
+        try {
+          const inARow = (label: string, secretsKey: string) => runScenario({
+            dir, fixture: 'client-psk.conf', label: `client-psk-${label}-${version}`,
+            variables: (() => {
+              const secrets = join(dir, `client-psk-${label}.txt`);
+              writeFixture('psk-secrets.txt', { PSK_IDENTITY: identity, PSK_KEY: secretsKey }, secrets);
+              return { TLS_BACKEND_PORT: portOf(server), PSK_SECRETS_FILE: secrets, TLS_VERSION: version };
+            })(),
+            probe: async ({ engine, acceptPorts }: ProbeContext) => {
+              const ok: boolean[] = [];
+              for (let index = 0; index < 3; index += 1) ok.push((await plainEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES))).ok);
+              const connections = await engine.waitForClosed(3);
+              return {
+                ok,
+                // Once per full handshake: TLS 1.2 resumes its session afterwards (once per engine process here).
+                configured: engine.lines().some((line) => line.text === `PSK client configured for identity "${identity}"`),
+                closes: connections.map((connection) => connection.close?.status ?? null),
+              };
+            },
+          });
+          const right = await inARow('right', key);
+          assertSameOutcome(right, { ok: [true, true, true], configured: true, closes: ['closed', 'closed', 'closed'] }, `client-mode PSK over ${version}`);
+          const wrong = await inARow('wrong', randomBytes(32).toString('hex'));
+          assert.deepEqual(
+            { stunnel4: wrong.stunnel4.ok, stunnelctl: wrong.stunnelctl.ok },
+            { stunnel4: [false, false, false], stunnelctl: [false, false, false] },
+            `a wrong key fails for both: ${JSON.stringify(wrong)}`,
+          );
+        } finally {
+          await closeServer(server);
+        }
       });
     }
   });
