@@ -415,7 +415,7 @@ export class ProxyConnection implements LiveConnection {
     const present = certificate !== null && Object.keys(certificate).length > 0;
     if (!present) {
       if (verify.requireCert || client) {
-        if (!client && this.service.config.redirect.length > 0) return this.reject(`${operation}: peer did not return a certificate`);
+        if (!client && this.service.config.redirect.length > 0) return this.reject(`${operation}: peer did not return a certificate`, operation);
         this.handshakeFailure = 'no_certificate';
         this.fail(`${operation}: error:0A0000C7:SSL routines::peer did not return a certificate`);
         return false;
@@ -426,15 +426,15 @@ export class ProxyConnection implements LiveConnection {
     const chainError = verify.verifyChain ? readChainVerifyError(tls) : null;
     if (chainError !== null) {
       this.log(4, `CERT: Pre-verification error: ${chainError}`);
-      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
     if (verify.verifyPeer && !this.service.trustedLeaves.has(certificate.fingerprint256)) {
       this.log(4, 'CERT: Certificate not found in local repository');
-      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
     if (!this.subjectChecksPass(certificate)) {
       this.log(4, 'CERT: Subject checks failed');
-      return this.reject(`Rejected by CERT at depth=0: ${subject}`);
+      return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
     // Only a certificate that was verified is reported as accepted (requireCert alone checks nothing).
     // stunnel's verify callback does not run for a resumed session, so it logs no certificate line
@@ -456,15 +456,17 @@ export class ProxyConnection implements LiveConnection {
   }
 
   /** A failed check ends the connection, or, with `redirect`, sends it to the redirect targets. */
-  private reject(text: string): boolean {
+  private reject(text: string, operation: string): boolean {
+    this.log(4, text);
     if (!this.service.config.client && this.service.config.redirect.length > 0) {
-      this.log(4, text);
       this.log(5, 'Redirecting connection');
       this.redirected = true;
       return true;
     }
     this.handshakeFailure = 'certificate_rejected';
-    this.fail(text, 4);
+    // stunnel's verify callback fails the handshake, and OpenSSL's error is its LOG3 line: the one an
+    // operator at `debug = err` sees.
+    this.fail(`${operation}: error:0A000086:SSL routines::certificate verify failed`);
     return false;
   }
 

@@ -187,6 +187,24 @@ describe('certificate verification against a per-run test CA: stunnel4 and stunn
     assertSameOutcome(results, ['reset/closed', 'reset/closed'], 'the status word of refused handshakes');
   });
 
+  /**
+   * The error-level lines (LOG3 and below) of an engine's log, without OpenSSL's source position
+   * (`../ssl/statem/statem_srvr.c:3530: `), which Debian's stunnel4 prints and Node's OpenSSL does not.
+   */
+  const errorLines = (engine: ProbeContext['engine']): string[] =>
+    engine.lines().filter((line) => line.level <= 3 && line.id !== 'ui').map((line) => `LOG${line.level}: ${line.text.replace(/\.\.\/ssl\/[\w/]+\.c:\d+: /, '')}`);
+
+  it('a rejected client certificate is reported at the error level as stunnel does: SSL_accept ... certificate verify failed', async () => {
+    const results = await runScenario({
+      dir, fixture: 'verify-chain.conf', label: 'verify-chain-error-line', variables: variables(),
+      probe: async (context) => {
+        await tryCertificates(['wrong'])(context);
+        return errorLines(context.engine);
+      },
+    });
+    assertSameOutcome(results, ['LOG3: SSL_accept: error:0A000086:SSL routines::certificate verify failed'], 'the error line of a rejected client certificate');
+  });
+
   describe('client mode, verifyChain with checkHost against a TLS backend for CN=localhost', () => {
     let tlsBackend: TlsBackend;
 
@@ -274,5 +292,17 @@ describe('certificate verification against a per-run test CA: stunnel4 and stunn
         }, `checkHost = ${host}`);
       });
     }
+
+    it('a rejected server certificate is reported at the error level as stunnel does: SSL_connect ... certificate verify failed', async () => {
+      const results = await runScenario({
+        dir, fixture: 'client-check-host.conf', label: 'check-host-error-line',
+        variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: tlsBackend.port, CHECK_HOST: 'mismatch.example.org' },
+        probe: async (context) => {
+          await connectThrough(context);
+          return errorLines(context.engine);
+        },
+      });
+      assertSameOutcome(results, ['LOG3: SSL_connect: error:0A000086:SSL routines::certificate verify failed'], 'the error line of a rejected server certificate');
+    });
   });
 });
