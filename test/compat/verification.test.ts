@@ -240,39 +240,33 @@ describe('certificate verification against a per-run test CA: stunnel4 and stunn
       };
     };
 
+    /** `connectInARow` through the client-mode service, with `checkHost = host`, to a backend capped at `version`. */
+    const inARowWithCheckHost = async (version: SecureVersion, host: string, label: string) => {
+      const backend = await startTlsEchoBackend({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile), maxVersion: version });
+      try {
+        return await runScenario({
+          dir, fixture: 'client-check-host.conf', label: `${label}-${version}`,
+          variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: backend.port, CHECK_HOST: host },
+          probe: connectInARow(backend),
+        });
+      } finally {
+        await backend.close();
+      }
+    };
+
     // TLS 1.2 hands the client its session during the handshake, before the certificate is checked;
     // TLS 1.3 sends its ticket after the handshake.
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       it(`${version}, checkHost = localhost, six connections in a row: every one passes, later ones resume the verified session`, async () => {
-        const backend = await startTlsEchoBackend({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile), maxVersion: version });
-        try {
-          const results = await runScenario({
-            dir, fixture: 'client-check-host.conf', label: `check-host-resumed-${version}`,
-            variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: backend.port, CHECK_HOST: 'localhost' },
-            probe: connectInARow(backend),
-          });
-          assertSameOutcome(results, {
-            ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(true), resumedByBackend: true, resumedInLog: true, rejected: 0,
-          }, `resumed ${version} client sessions with verifyChain and checkHost`);
-        } finally {
-          await backend.close();
-        }
+        assertSameOutcome(await inARowWithCheckHost(version, 'localhost', 'check-host-resumed'), {
+          ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(true), resumedByBackend: true, resumedInLog: true, rejected: 0,
+        }, `resumed ${version} client sessions with verifyChain and checkHost`);
       });
 
       it(`${version}, checkHost = mismatch.example.org, six connections in a row: every one is rejected, none resumes the rejected server's session`, async () => {
-        const backend = await startTlsEchoBackend({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile), maxVersion: version });
-        try {
-          const results = await runScenario({
-            dir, fixture: 'client-check-host.conf', label: `check-host-rejected-${version}`,
-            variables: { CA_FILE: pki.ca.certFile, TLS_BACKEND_PORT: backend.port, CHECK_HOST: 'mismatch.example.org' },
-            probe: connectInARow(backend),
-          });
-          assertSameOutcome(results, {
-            ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(false), resumedByBackend: false, resumedInLog: false, rejected: CONNECTIONS_IN_A_ROW,
-          }, `no resumption of a ${version} session whose server was rejected`);
-        } finally {
-          await backend.close();
-        }
+        assertSameOutcome(await inARowWithCheckHost(version, 'mismatch.example.org', 'check-host-rejected'), {
+          ok: Array<boolean>(CONNECTIONS_IN_A_ROW).fill(false), resumedByBackend: false, resumedInLog: false, rejected: CONNECTIONS_IN_A_ROW,
+        }, `no resumption of a ${version} session whose server was rejected`);
       });
     }
 
