@@ -372,24 +372,21 @@ export class ProxyConnection implements LiveConnection {
     this.tls = tls;
     this.startBusyTimer('ssl_start');
     if (sni !== null && sni !== '') this.log(6, `SNI: sending servername: ${sni}`);
-    // A session is offered for resumption only once its connection has passed verification: a
-    // resumed handshake carries no certificate (Node reports none for a resumed client session), so it
-    // is not verified again, as stunnel (OpenSSL) does not either. A TLS 1.2 session arrives before
-    // `secureConnect`, a TLS 1.3 ticket after it.
-    let verified = false;
-    let unverifiedSession: Buffer | undefined;
+    // A session is offered for resumption only once its connection has passed verification (the relay
+    // starts only then): a resumed handshake carries no certificate (Node reports none for a resumed
+    // client session), so it is not verified again, as stunnel (OpenSSL) does not either. A TLS 1.2
+    // session arrives before `secureConnect`, a TLS 1.3 ticket after it.
+    let sessionBeforeVerification: Buffer | undefined;
     tls.on('session', (session: Buffer) => {
-      if (verified) this.service.clientSession = session;
-      else unverifiedSession = session;
+      if (this.relayStarted) this.service.clientSession = session;
+      else sessionBeforeVerification = session;
     });
     this.watchTlsSocket(tls, 'SSL_connect');
     tls.once('secureConnect', () => {
       this.clearBusyTimer();
       this.handshakeDone = true;
       if (!tls.isSessionReused() && !this.verifyPeer(tls, 'SSL_connect')) return;
-      verified = true;
-      if (unverifiedSession !== undefined) this.service.clientSession = unverifiedSession;
-      unverifiedSession = undefined;
+      if (sessionBeforeVerification !== undefined) this.service.clientSession = sessionBeforeVerification;
       this.logHandshake(tls, 'connected');
       this.startRelay(tls, this.local);
     });

@@ -55,6 +55,28 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
 
   const serverCertificate = (key: KeyType): CertificateFiles => (key === 'RSA' ? pki.serverRsa : pki.serverEcdsa);
 
+  /**
+   * A `client` engine (plain in, TLS out at `version`, verifying the test CA and the host name) in front
+   * of a `server` engine (TLS in with `serverPem`, plain out to `backendPort`), both started for `body`,
+   * which gets them and the client's plain port; both are stopped after it.
+   */
+  const throughChain = async <T>(
+    label: string,
+    chain: { client: EngineKind; server: EngineKind; version: string; backendPort: number; serverPem?: string },
+    body: (engines: { serverEngine: RunningEngine; clientEngine: RunningEngine; clientPort: number }) => Promise<T>,
+  ): Promise<T> => {
+    const [clientPort, serverPort] = (await getFreePorts(2)) as [number, number];
+    const serverFiles = engineFiles(dir, `${label}-server`, chain.server);
+    const clientFiles = engineFiles(dir, `${label}-client`, chain.client);
+    writeFixture('interop-server.conf', {
+      ACCEPT_PORT: serverPort, BACKEND_PORT: chain.backendPort, SERVER_PEM: chain.serverPem ?? pki.serverRsa.pemFile, LOG_FILE: serverFiles.log, PID_FILE: serverFiles.pid,
+    }, serverFiles.config);
+    writeFixture('interop-client.conf', {
+      ACCEPT_PORT: clientPort, SERVER_PORT: serverPort, TLS_VERSION: chain.version, CA_FILE: pki.ca.certFile, LOG_FILE: clientFiles.log, PID_FILE: clientFiles.pid,
+    }, clientFiles.config);
+    return withEngine(chain.server, serverFiles, (serverEngine) => withEngine(chain.client, clientFiles, (clientEngine) => body({ serverEngine, clientEngine, clientPort })));
+  };
+
   const directions: ReadonlyArray<{ client: EngineKind; server: EngineKind }> = [
     { client: 'stunnel4', server: 'stunnelctl' },
     { client: 'stunnelctl', server: 'stunnel4' },
@@ -64,17 +86,8 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
     for (const version of VERSIONS) {
       for (const key of KEY_TYPES) {
         it(`${client} client -> ${server} server, ${version}, ${key} certificate: 1 MiB each way unchanged`, async () => {
-          const label = `${client}-to-${server}-${version}-${key}`;
-          const [clientPort, serverPort] = (await getFreePorts(2)) as [number, number];
-          const serverFiles = engineFiles(dir, `${label}-server`, server);
-          const clientFiles = engineFiles(dir, `${label}-client`, client);
-          writeFixture('interop-server.conf', {
-            ACCEPT_PORT: serverPort, BACKEND_PORT: backend.port, SERVER_PEM: serverCertificate(key).pemFile, LOG_FILE: serverFiles.log, PID_FILE: serverFiles.pid,
-          }, serverFiles.config);
-          writeFixture('interop-client.conf', {
-            ACCEPT_PORT: clientPort, SERVER_PORT: serverPort, TLS_VERSION: version, CA_FILE: pki.ca.certFile, LOG_FILE: clientFiles.log, PID_FILE: clientFiles.pid,
-          }, clientFiles.config);
-          await withEngine(server, serverFiles, (serverEngine) => withEngine(client, clientFiles, async (clientEngine) => {
+          const chain = { client, server, version, backendPort: backend.port, serverPem: serverCertificate(key).pemFile };
+          await throughChain(`${client}-to-${server}-${version}-${key}`, chain, async ({ serverEngine, clientEngine, clientPort }) => {
             const payload = randomBytes(MIB);
             const result = await plainEcho(clientPort, payload);
             assert.ok(result.ok, `the echo through ${client} -> ${server} failed: ${result.error}`);
@@ -93,7 +106,7 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
             );
             // TLS 1.2 suites name the certificate's key type; TLS 1.3 suites do not.
             if (version === 'TLSv1.2') assert.match(served.ciphersuite ?? '', key === 'ECDSA' ? /ECDSA/ : /(?<!EC)(DHE|_|-)RSA/, `the TLS 1.2 suite fits a ${key} certificate`);
-          }));
+          });
         });
       }
     }
@@ -107,23 +120,14 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
       // resumes every second connection at TLS 1.3, and all but the first at TLS 1.2, as with stunnel.
       const observed: Partial<Record<EngineKind, Array<string | null>>> = {};
       for (const server of ENGINE_KINDS) {
-        const label = `resume-in-a-row-${server}-${version}`;
-        const [clientPort, serverPort] = (await getFreePorts(2)) as [number, number];
-        const serverFiles = engineFiles(dir, `${label}-server`, server);
-        const clientFiles = engineFiles(dir, `${label}-client`, 'stunnel4');
-        writeFixture('interop-server.conf', {
-          ACCEPT_PORT: serverPort, BACKEND_PORT: backend.port, SERVER_PEM: pki.serverRsa.pemFile, LOG_FILE: serverFiles.log, PID_FILE: serverFiles.pid,
-        }, serverFiles.config);
-        writeFixture('interop-client.conf', {
-          ACCEPT_PORT: clientPort, SERVER_PORT: serverPort, TLS_VERSION: version, CA_FILE: pki.ca.certFile, LOG_FILE: clientFiles.log, PID_FILE: clientFiles.pid,
-        }, clientFiles.config);
-        observed[server] = await withEngine(server, serverFiles, () => withEngine('stunnel4', clientFiles, async (clientEngine) => {
+        const chain = { client: 'stunnel4', server, version, backendPort: backend.port } as const;
+        observed[server] = await throughChain(`resume-in-a-row-${server}-${version}`, chain, async ({ clientEngine, clientPort }) => {
           for (let index = 0; index < 6; index += 1) {
             const result = await plainEcho(clientPort, randomBytes(1024));
             assert.ok(result.ok, `connection ${index + 1} through stunnel4 -> ${server} failed: ${result.error}`);
           }
           return (await clientEngine.waitForClosed(6)).map((connection) => connection.handshake);
-        }));
+        });
       }
       const NEW = 'connected: new session negotiated';
       const REUSED = 'connected: previous session reused';
@@ -156,16 +160,8 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
       socket.end(body.subarray(0, 1 + Math.floor(spread * spread * (MAX_BODY - 1))));
     });
     try {
-      const [clientPort, serverPort] = (await getFreePorts(2)) as [number, number];
-      const serverFiles = engineFiles(dir, 'ends-at-once-server', 'stunnel4');
-      const clientFiles = engineFiles(dir, 'ends-at-once-client', 'stunnelctl');
-      writeFixture('interop-server.conf', {
-        ACCEPT_PORT: serverPort, BACKEND_PORT: replies.port, SERVER_PEM: pki.serverRsa.pemFile, LOG_FILE: serverFiles.log, PID_FILE: serverFiles.pid,
-      }, serverFiles.config);
-      writeFixture('interop-client.conf', {
-        ACCEPT_PORT: clientPort, SERVER_PORT: serverPort, TLS_VERSION: 'TLSv1.3', CA_FILE: pki.ca.certFile, LOG_FILE: clientFiles.log, PID_FILE: clientFiles.pid,
-      }, clientFiles.config);
-      await withEngine('stunnel4', serverFiles, () => withEngine('stunnelctl', clientFiles, async (clientEngine) => {
+      const chain = { client: 'stunnelctl', server: 'stunnel4', version: 'TLSv1.3', backendPort: replies.port } as const;
+      await throughChain('ends-at-once', chain, async ({ clientEngine, clientPort }) => {
         const endAtOnce = (): Promise<void> => new Promise((resolve) => {
           const socket = connectTcp({ host: LOOPBACK, port: clientPort, allowHalfOpen: true });
           socket.once('connect', () => socket.end());
@@ -195,7 +191,7 @@ describe('interop with real peers at TLS 1.2 and 1.3, RSA and ECDSA', () => {
           { connections: CONNECTIONS, errors: [], errorCount: 0, resets: 0 },
           'every connection of the stunnelctl client closed cleanly, without an alert from stunnel4',
         );
-      }));
+      });
     } finally {
       await replies.close();
     }

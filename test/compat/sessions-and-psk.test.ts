@@ -131,11 +131,14 @@ describe('session resumption and PSK: stunnel4 and stunnelctl agree', () => {
     const identity = 'compat-client';
     const key = randomBytes(32).toString('hex');
 
-    const pskVariables = (): FixtureVariables => {
-      const secrets = join(dir, 'psk-secrets.txt');
-      writeFixture('psk-secrets.txt', { PSK_IDENTITY: identity, PSK_KEY: key }, secrets);
-      return { BACKEND_PORT: backend.port, PSK_SECRETS_FILE: secrets };
+    /** A PSKsecrets file in the temp directory with `secretsKey` for the identity; its path. */
+    const writePskSecrets = (name: string, secretsKey: string): string => {
+      const secrets = join(dir, name);
+      writeFixture('psk-secrets.txt', { PSK_IDENTITY: identity, PSK_KEY: secretsKey }, secrets);
+      return secrets;
     };
+
+    const pskVariables = (): FixtureVariables => ({ BACKEND_PORT: backend.port, PSK_SECRETS_FILE: writePskSecrets('psk-secrets.txt', key) });
 
     for (const version of ['tls1_2', 'tls1_3'] as const) {
       it(`${version}: the right key passes, a wrong key fails`, async () => {
@@ -177,11 +180,7 @@ describe('session resumption and PSK: stunnel4 and stunnelctl agree', () => {
         try {
           const inARow = (label: string, secretsKey: string) => runScenario({
             dir, fixture: 'client-psk.conf', label: `client-psk-${label}-${version}`,
-            variables: (() => {
-              const secrets = join(dir, `client-psk-${label}.txt`);
-              writeFixture('psk-secrets.txt', { PSK_IDENTITY: identity, PSK_KEY: secretsKey }, secrets);
-              return { TLS_BACKEND_PORT: portOf(server), PSK_SECRETS_FILE: secrets, TLS_VERSION: version };
-            })(),
+            variables: { TLS_BACKEND_PORT: portOf(server), PSK_SECRETS_FILE: writePskSecrets(`client-psk-${label}.txt`, secretsKey), TLS_VERSION: version },
             probe: async ({ engine, acceptPorts }: ProbeContext) => {
               const ok: boolean[] = [];
               for (let index = 0; index < 3; index += 1) ok.push((await plainEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES))).ok);
