@@ -376,9 +376,17 @@ export class ProxyConnection implements LiveConnection {
     // starts only then): a resumed handshake carries no certificate (Node reports none for a resumed
     // client session), so it is not verified again, as stunnel (OpenSSL) does not either. A TLS 1.2
     // session arrives before `secureConnect`, a TLS 1.3 ticket after it.
+    // The first session of a full handshake also goes to the other engine processes (TLS 1.3 sends
+    // two tickets per connection; one is enough).
     let sessionBeforeVerification: Buffer | undefined;
+    let shared = false;
+    const keep = (session: Buffer): void => {
+      const share = !shared && !tls.isSessionReused();
+      shared ||= share;
+      this.service.keepClientSession(session, share);
+    };
     tls.on('session', (session: Buffer) => {
-      if (this.relayStarted) this.service.clientSession = session;
+      if (this.relayStarted) keep(session);
       else sessionBeforeVerification = session;
     });
     this.watchTlsSocket(tls, 'SSL_connect');
@@ -386,7 +394,7 @@ export class ProxyConnection implements LiveConnection {
       this.clearBusyTimer();
       this.handshakeDone = true;
       if (!tls.isSessionReused() && !this.verifyPeer(tls, 'SSL_connect')) return;
-      if (sessionBeforeVerification !== undefined) this.service.clientSession = sessionBeforeVerification;
+      if (sessionBeforeVerification !== undefined) keep(sessionBeforeVerification);
       this.logHandshake(tls, 'connected');
       this.startRelay(tls, this.local);
     });

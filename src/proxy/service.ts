@@ -24,6 +24,12 @@ export interface ServiceEnvironment {
    * it (see `needsSharing`); the worker copies it into their caches.
    */
   shareSession?: (service: string, id: Buffer, session: Buffer) => void;
+  /**
+   * Engine processes, client mode: called with the session of a verified full handshake, which the
+   * worker hands to the other processes, so a service resumes from its second connection whichever
+   * process makes it, as stunnel's one process does.
+   */
+  shareClientSession?: (service: string, session: Buffer) => void;
 }
 
 /** Node's 48-byte ticket key block (name, HMAC secret, AES key), one per service name. */
@@ -49,8 +55,9 @@ export class RuntimeService {
   total = 0;
   /** Shared with the services of the same name before and after a reload. */
   counters: ServiceCounters = new ServiceCounters();
-  /** Client mode: the last TLS session of this service, offered for resumption. */
+  /** Client mode: the last TLS session of this service, offered for resumption (see `keepClientSession`). */
   clientSession: Buffer | undefined;
+  private readonly shareClientSession: ((service: string, session: Buffer) => void) | undefined;
   /** Server mode: the `server` a TLSSocket reports session events to (the session cache). */
   readonly tlsServerShim: EventEmitter & { _contexts: unknown[] };
   /** PSK identities and keys (PSKsecrets), empty without. */
@@ -89,9 +96,20 @@ export class RuntimeService {
       };
     }
     this.tlsServerShim = createTlsServerShim(store);
+    this.shareClientSession = config.client && config.sessionResume ? environment.shareClientSession : undefined;
     const psk = config.pskSecrets === null ? undefined : loadPskSecrets(config.pskSecrets);
     this.pskKeys = psk?.ok === true ? psk.keys : new Map();
     this.certificateExpiresAt = readCertificateExpiry(config.cert);
+  }
+
+  /**
+   * Client mode: a session of a connection that passed verification, offered to the next ones.
+   * `share`: it came from a full handshake, so the other engine processes have nothing as fresh; the
+   * sessions of resumed handshakes stay in this process (one message per full handshake at most).
+   */
+  keepClientSession(session: Buffer, share: boolean): void {
+    this.clientSession = session;
+    if (share) this.shareClientSession?.(this.config.name, session);
   }
 
   /** The secondary whose `sni = PRIMARY:PATTERN` matches a client's server name (`*.dom` allowed). */

@@ -217,6 +217,12 @@ export class EnginePool implements ConnectionPlacer {
           if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'session-put', service: message.service, id: message.id, session: message.session });
         }
         return;
+      case 'client-session-set':
+        // Tagged with the generation it was verified under: a process that has reloaded since drops it.
+        for (const other of this.children) {
+          if (other !== undefined && other !== child && other.ready) this.sendTo(other, { t: 'client-session-put', generation: message.generation, service: message.service, session: message.session });
+        }
+        return;
       case 'ready':
       case 'failed':
         this.reply(child, 'ready', message);

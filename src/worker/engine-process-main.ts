@@ -86,6 +86,11 @@ class EngineProcess {
           Buffer.from(message.id, 'base64').toString('hex'), Buffer.from(message.session, 'base64'), message.lifetimeMs,
         );
         return;
+      case 'client-session-put':
+        // Verified by another process under the same configuration: offered by this one's next
+        // connections of the service. Not shared on (it came from there).
+        this.generations.get(message.generation)?.services.get(message.service)?.keepClientSession(Buffer.from(message.session, 'base64'), false);
+        return;
       case 'stop':
         this.stop();
         return;
@@ -109,7 +114,7 @@ class EngineProcess {
       if (this.pendingLog.length >= BATCH_MAX_LOG_BYTES) this.sendBatch();
       else this.scheduleBatch();
     });
-    const built = this.build(source);
+    const built = this.build(source, generation);
     if (typeof built === 'string') {
       send({ t: 'failed', reason: built });
       process.exit(1);
@@ -124,11 +129,15 @@ class EngineProcess {
   }
 
   /** The configuration and its services, or the reason they cannot be built. */
-  private build(source: ConfigSource): Generation | string {
+  private build(source: ConfigSource, generation: number): Generation | string {
     const loaded = loadFrom(source);
     if (loaded.config === undefined) return loaded.diagnostics.map(formatDiagnostic).join('; ');
     try {
-      const services = buildRuntimeServices(loaded.config, this.counters, this.environment, undefined);
+      const environment: ServiceEnvironment = {
+        ...this.environment,
+        shareClientSession: (service, session) => send({ t: 'client-session-set', generation, service, session: session.toString('base64') }),
+      };
+      const services = buildRuntimeServices(loaded.config, this.counters, environment, undefined);
       return { config: loaded.config, services: new Map(services.map((service) => [service.name, service])) };
     } catch (error) {
       return error instanceof Error ? error.message : String(error);
@@ -136,7 +145,7 @@ class EngineProcess {
   }
 
   private prepare(source: ConfigSource, generation: number): void {
-    const built = this.build(source);
+    const built = this.build(source, generation);
     if (typeof built === 'string') {
       send({ t: 'prepared', generation, error: built });
       return;

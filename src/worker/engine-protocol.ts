@@ -29,6 +29,8 @@ export type ToEngine =
    * `lifetimeMs`: what is left of it when the worker replays its copy to a replacement process.
    */
   | { t: 'session-put'; service: string; id: string; session: string; lifetimeMs?: number }
+  /** Client mode: another process's verified session of the service as built for `generation`. */
+  | { t: 'client-session-put'; generation: number; service: string; session: string }
   | { t: 'stop' }
   | { t: 'drain'; ms: number };
 
@@ -40,6 +42,7 @@ export type FromEngine =
   | { t: 'batch'; log: string; ended: number[]; counters: CounterDelta[] }
   | { t: 'connections'; req: number; list: ConnectionInfo[] }
   | { t: 'session-set'; service: string; id: string; session: string }
+  | { t: 'client-session-set'; generation: number; service: string; session: string }
   /** After stop/drain: how many connections had to be ended. */
   | { t: 'stopped'; forced: number };
 

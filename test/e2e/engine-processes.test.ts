@@ -13,9 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
+import type { SecureVersion, TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
-import { sha256, startEchoServer } from '../helpers/echo-server.js';
+import { exchangePlain, sha256, startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { createHome } from '../helpers/home.js';
 import type { StatusJson, TestHome } from '../helpers/home.js';
@@ -1007,4 +1008,74 @@ describe('engine processes: TLS session resumption whichever engine process a co
     // The session is created in one process and copied by the worker into the other's cache.
     await resumeEightTimes(context?.acceptPort ?? 0, 'tls1_2', false, 'tls12-no-ticket-client', ['-no_ticket']);
   });
+});
+
+describe('engine processes: client-mode sessions shared between the processes (processes = 2)', () => {
+  /**
+   * A TLS echo server for the client-mode service to connect to, which records whether each
+   * handshake resumed a session.
+   */
+  /**
+   * A TLS echo server for the client-mode service to connect to, which records whether each
+   * handshake resumed a session. Its certificate is set once the home (and its test PEM) exists.
+   */
+  const startResumptionBackend = async (maxVersion: SecureVersion): Promise<{ port: number; reused: boolean[]; usePem(pem: Buffer): void; close(): Promise<void> }> => {
+    const reused: boolean[] = [];
+    const server = createTlsServer({ maxVersion }, (socket) => {
+      reused.push(socket.isSessionReused());
+      socket.on('error', () => socket.destroy());
+      socket.pipe(socket);
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, resolve));
+    const address = server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    return {
+      port: address.port,
+      reused,
+      usePem: (pem) => server.setSecureContext({ cert: pem, key: pem, maxVersion }),
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  };
+
+  const IN_A_ROW = 6;
+
+  /** IN_A_ROW plain connections one after the other through the client-mode service, each an exact echo. */
+  const connectInARow = async (port: number, label: string): Promise<void> => {
+    for (let index = 0; index < IN_A_ROW; index += 1) {
+      const payload = randomBytes(4096);
+      const result = await exchangePlain(port, payload, 15_000);
+      assert.equal(result.sha256, sha256(payload), `${label}: connection ${index} echoed exactly`);
+    }
+  };
+
+  // The worker places sequential connections on the two processes in turn, so without sharing the
+  // first connection of each process is a full handshake ([new, new, reused, ...]); stunnel's one
+  // process resumes from the second. The service verifies its server (verifyPeer), so what is shared
+  // is a verified session.
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`${version}: six connections in a row resume from the second whichever process makes them, and again after reload-config`, async () => {
+      const [clientPort] = (await getFreePorts(1)) as [number];
+      const backend = await startResumptionBackend(version);
+      await withEngineHome({
+        processes: 2,
+        expectEngines: 2,
+        tail: (home) => {
+          backend.usePem(readFileSync(home.files.testPem));
+          return ['[to-partner]', '    client = yes', `    accept = 127.0.0.1:${clientPort}`, `    connect = 127.0.0.1:${backend.port}`, `    CAfile = ${home.files.testPem}`, '    verifyPeer = yes'];
+        },
+      }, async ({ home }) => {
+        await connectInARow(clientPort, 'first generation');
+        assert.deepEqual(backend.reused, [false, true, true, true, true, true], `one full handshake, then resumed on both processes (${version})`);
+
+        // A reload builds new TLS contexts: the first connection is a full handshake again, and its
+        // session reaches the other process under the new configuration.
+        appendFileSync(home.files.config, '\n; touched\n');
+        const reload = await home.cli('reload-config');
+        assert.equal(reload.code, 0, formatResult(reload));
+        await connectInARow(clientPort, 'after reload-config');
+        assert.deepEqual(backend.reused.slice(IN_A_ROW), [false, true, true, true, true, true], `after the reload: one full handshake, then resumed (${version})`);
+      }).finally(() => backend.close());
+    });
+  }
 });
