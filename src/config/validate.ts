@@ -192,7 +192,8 @@ const buildService = (
     accept,
     connect,
     redirect: view.all<Endpoint>('redirect'),
-    failover: view.last<'rr' | 'prio'>('failover') ?? 'prio',
+    // stunnel: "Delayed resolver inflicts failover = prio".
+    failover: view.last<boolean>('delay') === true ? 'prio' : view.last<'rr' | 'prio'>('failover') ?? 'prio',
     delay: view.last<boolean>('delay') ?? false,
     local: view.last<string>('local') ?? null,
     cert,

@@ -128,7 +128,9 @@ export class ProxyConnection implements LiveConnection {
       this.local.on('close', () => this.onSideClosed());
       // Plain bytes that arrive before the TLS connection is up wait in the socket, unread.
       this.local.pause();
-      this.connectTarget(0, this.service.targetOrder(this.rotation).targets);
+      const order = this.service.targetOrder(this.rotation);
+      this.logFailoverStart(order.targets.length, order.start, this.service.rotates);
+      this.connectTarget(0, order.targets);
     } else {
       this.acceptTls(this.acceptedSocket, (tls) => this.onServerHandshake(tls));
     }
@@ -208,14 +210,19 @@ export class ProxyConnection implements LiveConnection {
       ...(service.pskKeys.size === 0 ? {} : {
         pskCallback: (_socket: TLSSocket, identity: string) => {
           const key = service.pskKeys.get(identity);
-          if (key === undefined) this.log(4, `PSK identity not found: ${identity}`);
-          else this.pskUsed = true;
+          // stunnel's words and levels: the identity is not logged when it is unknown.
+          if (key === undefined) this.log(6, 'PSK identity not found (session resumption?)');
+          else {
+            this.pskUsed = true;
+            this.log(5, `Key configured for PSK identity "${identity}"`);
+          }
           return key ?? null;
         },
       }),
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
+    this.logCertificateRequirement();
     this.watchTlsSocket(tls, 'SSL_accept');
     tls.once('secure', () => {
       this.clearBusyTimer();
@@ -240,10 +247,17 @@ export class ProxyConnection implements LiveConnection {
       this.startProgram(tls);
       return;
     }
-    const targets = this.redirected
-      ? [...this.service.config.redirect]
-      : this.route.targetOrder(this.route === this.service ? this.rotation : undefined).targets;
-    this.connectTarget(0, targets);
+    if (this.redirected) {
+      // After the handshake lines, as in stunnel (it decides when it connects).
+      this.log(5, 'Redirecting connection');
+      const order = this.service.redirectOrder(this.rotation);
+      this.logFailoverStart(order.targets.length, order.start, this.service.config.failover === 'rr');
+      this.connectTarget(0, order.targets);
+      return;
+    }
+    const order = this.route.targetOrder(this.route === this.service ? this.rotation : undefined);
+    this.logFailoverStart(order.targets.length, order.start, this.route.rotates);
+    this.connectTarget(0, order.targets);
   }
 
   /** Errors and closes of the TLS side, before the handshake (a handshake failure) and after. */
@@ -269,6 +283,12 @@ export class ProxyConnection implements LiveConnection {
   }
 
   // --- the outgoing leg -------------------------------------------------------------------------
+
+  /** stunnel's LOG6 line before it tries several targets: which entry it starts at. */
+  private logFailoverStart(targets: number, start: number, roundRobin: boolean): void {
+    if (targets < 2) return;
+    this.log(6, roundRobin ? `failover: round-robin, starting at entry #${start}` : 'failover: priority, starting at entry #0');
+  }
 
   private connectTarget(index: number, targets: readonly Endpoint[]): void {
     if (this.finished) return;
@@ -358,7 +378,9 @@ export class ProxyConnection implements LiveConnection {
 
   private startClientTls(socket: Socket, endpoint: Endpoint): void {
     const config = this.service.config;
-    const host = endpoint.kind === 'inet' ? endpoint.host : 'localhost';
+    // stunnel's default: the connect host, `localhost` for a bare port or a Unix socket. An IP address
+    // is not sent (RFC 6066 forbids it; stunnel sends it): README, deliberate differences.
+    const host = endpoint.kind === 'inet' && endpoint.text.includes(':') ? endpoint.host : 'localhost';
     const sni = config.sni ?? (isIP(host) === 0 ? host : null);
     this.tlsRaw = socket;
     const tls = tlsConnect({
@@ -371,7 +393,8 @@ export class ProxyConnection implements LiveConnection {
     });
     this.tls = tls;
     this.startBusyTimer('ssl_start');
-    if (sni !== null && sni !== '') this.log(6, `SNI: sending servername: ${sni}`);
+    this.log(6, sni !== null && sni !== '' ? `SNI: sending servername: ${sni}` : 'SNI: extension disabled');
+    this.logCertificateRequirement();
     // A session is offered for resumption only once its connection has passed verification (the relay
     // starts only then): a resumed handshake carries no certificate (Node reports none for a resumed
     // client session), so it is not verified again, as stunnel (OpenSSL) does not either. A TLS 1.2
@@ -414,57 +437,117 @@ export class ProxyConnection implements LiveConnection {
   /** stunnel's verifyChain / verifyPeer / requireCert / checkHost, with its log lines. */
   private verifyPeer(tls: TLSSocket, operation: string): boolean {
     const { verify, client } = this.service.config;
+    const checks = verify.verifyChain || verify.verifyPeer;
+    // stunnel's verify callback says so for a certificate it is not asked to check.
+    if (client && !checks) {
+      if (!tls.isSessionReused()) this.log(6, 'Certificate verification disabled');
+      return true;
+    }
     if (!client && !verify.request) return true;
-    if (client && !verify.verifyChain && !verify.verifyPeer) return true;
-    const certificate = tls.getPeerCertificate();
+    const certificate = tls.getPeerCertificate(true);
     const present = certificate !== null && Object.keys(certificate).length > 0;
     if (!present) {
       if (verify.requireCert || client) {
-        if (!client && this.service.config.redirect.length > 0) return this.reject(`${operation}: peer did not return a certificate`, operation);
+        if (!client && this.service.config.redirect.length > 0) {
+          // stunnel lets the handshake finish and redirects the unauthenticated client, quietly.
+          this.redirected = true;
+          return true;
+        }
         this.handshakeFailure = 'no_certificate';
         this.fail(`${operation}: error:0A0000C7:SSL routines::peer did not return a certificate`);
         return false;
       }
       return true;
     }
+    // stunnel's verify callback runs from the top of the chain down, and not at all for a resumed
+    // session; the certificate a resumed session carries is still checked here, quietly.
+    const quiet = tls.isSessionReused();
+    if (!checks) {
+      // A certificate requested (requireCert, verify = 0 or 1 without a CA) but not verified.
+      if (!quiet) this.log(6, 'Certificate verification disabled');
+      return true;
+    }
     const subject = formatSubject(certificate);
-    const chainError = verify.verifyChain ? readChainVerifyError(tls) : null;
-    if (chainError !== null) {
-      this.log(4, `CERT: Pre-verification error: ${chainError}`);
+    const chain = [certificate, ...issuerChain(certificate)];
+    const errors = chainErrors(tls, chain, this.service.trustAnchors);
+    const rejectFor = (error: ChainError): boolean => {
+      this.log(4, `CERT: Pre-verification error: ${error.message}`);
+      return this.reject(`Rejected by CERT at depth=${error.depth}: ${formatSubject(chain[error.depth] ?? certificate)}`, operation);
+    };
+    if (verify.verifyChain) {
+      const first = errors?.structural ?? errors?.other;
+      if (first !== undefined && first !== null) return rejectFor(first);
+    } else {
+      // verifyPeer alone: stunnel sets aside a missing issuer, and any error above depth 0, for the
+      // certificate itself is looked up in CAfile. Its verify callback runs once per error OpenSSL
+      // meets, each time with the depth-0 checks: a pinned certificate whose issuer is nowhere meets
+      // two ("unable to get local issuer certificate", then "unable to verify the first certificate").
+      const { structural, other } = errors ?? { structural: null, other: null };
+      if (structural !== null && structural.depth === 0 && !IGNORABLE_WITHOUT_CHAIN.has(structural.code)) return rejectFor(structural);
+      const ignored = structural === null ? []
+        : structural.depth === 0 ? ['unable to get local issuer certificate', 'unable to verify the first certificate'] : [structural.message];
+      for (const message of ignored) {
+        if (!quiet) this.log(6, `CERT: Pre-verification error ignored: ${message}`);
+        if (structural?.depth === 0 && !this.depthZeroChecks(certificate, subject, operation, quiet)) return false;
+      }
+      if (other !== null && other.depth === 0) return rejectFor(other);
+      if (other !== null && !quiet) this.log(6, `CERT: Pre-verification error ignored: ${other.message}`);
+    }
+    if (errors === null && !quiet) {
+      for (let depth = chain.length - 1; depth >= 1; depth -= 1) {
+        const issuer = chain[depth];
+        if (issuer !== undefined) this.log(6, `Certificate accepted at depth=${depth}: ${formatSubject(issuer)}`);
+      }
+    }
+    return this.depthZeroChecks(certificate, subject, operation, quiet);
+  }
+
+  /** stunnel's checks of the peer's own certificate, with their lines: subject, CAfile (verifyPeer), accepted. */
+  private depthZeroChecks(certificate: PeerCertificate, subject: string, operation: string, quiet: boolean): boolean {
+    const { verify } = this.service.config;
+    const matched = this.subjectChecks(certificate);
+    if (matched === null) {
+      this.log(4, 'CERT: Subject checks failed');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
+    if (!quiet) this.log(6, matched);
     if (verify.verifyPeer && !this.service.trustedLeaves.has(certificate.fingerprint256)) {
       this.log(4, 'CERT: Certificate not found in local repository');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
-    if (!this.subjectChecksPass(certificate)) {
-      this.log(4, 'CERT: Subject checks failed');
-      return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
-    }
-    // Only a certificate that was verified is reported as accepted (requireCert alone checks nothing).
-    // stunnel's verify callback does not run for a resumed session, so it logs no certificate line
-    // then; the certificate the session carries is still checked here.
-    if ((verify.verifyChain || verify.verifyPeer) && !tls.isSessionReused()) this.log(5, `Certificate accepted at depth=0: ${subject}`);
+    if (verify.verifyPeer && !quiet) this.log(6, 'CERT: Locally installed certificate matched');
+    if (!quiet) this.log(5, `Certificate accepted at depth=0: ${subject}`);
     return true;
   }
 
-  private subjectChecksPass(certificate: PeerCertificate): boolean {
+  /**
+   * checkHost / checkEmail / checkIP, in stunnel's order: its LOG6 line for the first that matches
+   * (or for none configured), null when none matches.
+   */
+  private subjectChecks(certificate: PeerCertificate): string | null {
     const { checkHost, checkIP, checkEmail } = this.service.config.verify;
-    if (checkHost.length + checkIP.length + checkEmail.length === 0) return true;
-    if (checkHost.some((host) => checkServerIdentity(host, certificate) === undefined)) return true;
-    if (checkIP.some((ip) => checkServerIdentity(ip, certificate) === undefined)) return true;
+    if (checkHost.length + checkIP.length + checkEmail.length === 0) return 'CERT: No subject checks configured';
+    for (const host of checkHost) {
+      const name = matchedHostName(host, certificate);
+      if (name !== null) return `CERT: Host name "${host}" matched with "${name}"`;
+    }
     if (checkEmail.length > 0 && certificate.raw !== undefined) {
       const x509 = new X509Certificate(certificate.raw);
-      if (checkEmail.some((email) => x509.checkEmail(email) !== undefined)) return true;
+      for (const email of checkEmail) if (x509.checkEmail(email) !== undefined) return `CERT: Email address "${email}" matched`;
     }
-    return false;
+    for (const ip of checkIP) if (checkServerIdentity(ip, certificate) === undefined) return `CERT: IP address "${ip}" matched`;
+    return null;
+  }
+
+  /** LOG6, as stunnel at the start of each handshake: whether the peer must present a certificate. */
+  private logCertificateRequirement(): void {
+    this.log(6, `Peer certificate ${this.service.config.verify.requireCert ? 'required' : 'not required'}`);
   }
 
   /** A failed check ends the connection, or, with `redirect`, sends it to the redirect targets. */
   private reject(text: string, operation: string): boolean {
     this.log(4, text);
     if (!this.service.config.client && this.service.config.redirect.length > 0) {
-      this.log(5, 'Redirecting connection');
       this.redirected = true;
       return true;
     }
@@ -483,6 +566,9 @@ export class ProxyConnection implements LiveConnection {
     // OpenSSL's own suite name (ECDHE-RSA-AES128-GCM-SHA256), as stunnel logs it.
     const { name } = tls.getCipher();
     this.log(6, `${tls.getProtocol() ?? 'TLS'} ciphersuite: ${name} (${cipherBits(name)}-bit encryption)`);
+    // Node tells only a client which key exchange the server chose (a server gets null).
+    const temporary = tls.getEphemeralKeyInfo();
+    if (temporary !== null) this.log(6, describeTemporaryKey(temporary));
   }
 
   // --- the relay ----------------------------------------------------------------------------------
@@ -530,7 +616,10 @@ export class ProxyConnection implements LiveConnection {
       // (stunnel's OpenSSL answers it with a decode_error alert). That happens when the plain side
       // ends right after the handshake (a client that sent nothing and went away).
       setImmediate(() => {
-        if (!tls.destroyed) tls.end();
+        if (tls.destroyed) return;
+        // Before checkDone's listener: the line comes before the close summary, as in stunnel.
+        tls.prependOnceListener('finish', () => this.log(6, 'SSL_shutdown successfully sent close_notify alert'));
+        tls.end();
       });
       this.directionEnded();
     };
@@ -762,12 +851,58 @@ export class ProxyConnection implements LiveConnection {
  * it verified. `tls.authorized` is no use here: a standalone server TLSSocket never sets it, and on a
  * client it also folds in Node's host-name check against the connect address, which stunnel leaves
  * to checkHost/checkIP. The handle's verifyError() is what tls.Server itself reads.
+ *
+ * Node's verify callback lets OpenSSL go on past each error, so verifyError() is the last one;
+ * stunnel's callback stops at the first, and logs that one with its depth. The two differ for the
+ * commonest rejection, an issuer that is nowhere (not sent, not in CAfile): first "unable to get local
+ * issuer certificate" at the depth of the last certificate there is, then "unable to verify the first
+ * certificate"; or a self-signed certificate that is not trusted. Both are read off the chain as Node
+ * links it (the peer's certificates, then the issuers it found in the trust store). For a certificate
+ * out of its validity period, the depth is the highest one that is (OpenSSL checks from the top
+ * down); anything else is taken to be about the peer's own certificate.
  */
-const readChainVerifyError = (tls: TLSSocket): string | null => {
-  const handle = (tls as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+interface ChainError { code: string; message: string; depth: number }
+
+const STRUCTURAL_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
+const chainErrors = (tls: TLSSocket, chain: readonly PeerCertificate[], trusted: ReadonlySet<string>): { structural: ChainError | null; other: ChainError | null } | null => {
+  const handle = (tls as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
   const error = handle?.verifyError?.() ?? null;
-  return error === null ? null : error.message;
+  if (error === null) return null;
+  const code = error.code ?? '';
+  const top = chain.length - 1;
+  const last = chain[top];
+  // Building the chain comes first: its errors are the ones stunnel meets first.
+  let structural: ChainError | null = null;
+  if (last !== undefined && formatSubject(last) !== formatIssuer(last)) {
+    structural = { code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', message: 'unable to get local issuer certificate', depth: top };
+  } else if (last !== undefined && !trusted.has(last.fingerprint256)) {
+    structural = top === 0
+      ? { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate', depth: 0 }
+      : { code: 'SELF_SIGNED_CERT_IN_CHAIN', message: 'self-signed certificate in certificate chain', depth: top };
+  }
+  if (STRUCTURAL_CODES.has(code)) return { structural: structural ?? { code, message: error.message, depth: top }, other: null };
+  let depth = 0;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    const now = Date.now();
+    const outOfDate = (certificate: PeerCertificate): boolean => code === 'CERT_HAS_EXPIRED'
+      ? Date.parse(certificate.valid_to) < now
+      : Date.parse(certificate.valid_from) > now;
+    for (let index = top; index >= 0; index -= 1) {
+      const certificate = chain[index];
+      if (certificate !== undefined && outOfDate(certificate)) {
+        depth = index;
+        break;
+      }
+    }
+  }
+  return { structural, other: { code, message: error.message, depth } };
 };
+
+/** With verifyPeer alone, stunnel passes over these at depth 0: the certificate is then looked up in CAfile. */
+const IGNORABLE_WITHOUT_CHAIN: ReadonlySet<string> = new Set(['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
 
 /** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
 /** A local program whose stdin/stdout form one duplex stream (stderr goes to the worker's SYSLST). */
@@ -798,6 +933,64 @@ const describeTlsError = (error: Error): string => {
   if (hex !== undefined && reason !== undefined) return `error:${hex}:${library ?? 'SSL routines'}::${reason}`;
   return error.message;
 };
+
+/** The issuers of a peer certificate as Node links them (the peer's chain, then the trust store), depth 1 first. */
+const issuerChain = (certificate: PeerCertificate): PeerCertificate[] => {
+  const issuers: PeerCertificate[] = [];
+  let current = certificate as PeerCertificate & { issuerCertificate?: PeerCertificate };
+  // A self-signed root is its own issuer: the walk stops there (and at a bound, whatever the input).
+  while (issuers.length < MAX_CHAIN_DEPTH) {
+    const issuer = current.issuerCertificate as (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
+    if (issuer === undefined || issuer === null || issuer === current || issuer.fingerprint256 === current.fingerprint256) break;
+    issuers.push(issuer);
+    current = issuer;
+  }
+  return issuers;
+};
+
+/**
+ * The name in the certificate that `host` matches, as OpenSSL's X509_check_host (flags 0) finds it
+ * for stunnel's checkHost, or null: the DNS subject alternative names, or the common names when there
+ * are none; a `*` in the leftmost label of a name with at least two more labels matches one label
+ * (partially, `f*o`, except for an IDNA label). The host is compared as text, so an IP address matches
+ * a name written that way, not an IP address entry (that is checkIP).
+ */
+const matchedHostName = (host: string, certificate: PeerCertificate): string | null => {
+  const wanted = host.toLowerCase().replace(/\.$/, '');
+  const dnsNames = (certificate.subjectaltname ?? '').split(', ').filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4));
+  const candidates = dnsNames.length > 0 ? dnsNames : [certificate.subject?.CN].flat().filter((name): name is string => typeof name === 'string');
+  return candidates.find((name) => hostMatchesName(wanted, name.toLowerCase())) ?? null;
+};
+
+const hostMatchesName = (host: string, name: string): boolean => {
+  if (name === host) return true;
+  const star = name.indexOf('*');
+  if (star === -1 || name.indexOf('*', star + 1) !== -1) return false;
+  const firstDot = name.indexOf('.');
+  // The wildcard only in the leftmost label, followed by at least two labels (not `*.com`).
+  if (firstDot === -1 || star > firstDot || name.slice(firstDot + 1).split('.').length < 2) return false;
+  const hostDot = host.indexOf('.');
+  if (hostDot <= 0 || host.slice(hostDot) !== name.slice(firstDot)) return false;
+  const label = host.slice(0, hostDot);
+  const prefix = name.slice(0, star);
+  const suffix = name.slice(star + 1, firstDot);
+  if ((prefix !== '' || suffix !== '') && label.startsWith('xn--')) return false;
+  return label.length >= prefix.length + suffix.length && label.startsWith(prefix) && label.endsWith(suffix);
+};
+
+/** stunnel's line for the server's key exchange (OpenSSL's NIST names for the prime curves). */
+const describeTemporaryKey = (info: { type?: string; name?: string; size?: number }): string => {
+  if (info.type === undefined) return 'No peer temporary key received';
+  if (info.type === 'ECDH' && info.name !== undefined && NIST_CURVE_NAMES[info.name] !== undefined) {
+    return `Peer temporary key: ECDH, ${NIST_CURVE_NAMES[info.name]}, ${info.size ?? 0} bits`;
+  }
+  return `Peer temporary key: ${info.type === 'ECDH' ? info.name ?? 'ECDH' : info.type}, ${info.size ?? 0} bits`;
+};
+
+const NIST_CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', secp224r1: 'P-224', prime192v1: 'P-192' };
+
+/** OpenSSL's default verify depth is 100: no real chain is longer. */
+const MAX_CHAIN_DEPTH = 100;
 
 const formatName = (name: Record<string, string | string[]> | undefined): string =>
   name === undefined ? '' : Object.entries(name).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`).join(', ');

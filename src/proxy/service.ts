@@ -46,11 +46,24 @@ const readCertificateExpiry = (certFile: string | null): Date | null => {
   return pem === undefined ? null : new Date(new X509Certificate(pem).validTo);
 };
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The fingerprints of the PEM certificates in a TLS context's `ca` option. */
+const fingerprintsOf = (ca: string | Buffer | Array<string | Buffer> | undefined): Set<string> => {
+  const texts = ca === undefined ? [] : (Array.isArray(ca) ? ca : [ca]).map((entry) => entry.toString());
+  return new Set(texts.flatMap((text) => text.match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem).fingerprint256));
+};
+
+/** The rotation counter wraps here: a multiple of every target count up to 16, so wrapping keeps the order. */
+const ROTATION_CYCLE = 720720;
+
 export class RuntimeService {
   readonly config: ServiceConfig;
   readonly secureContext: SecureContext;
   /** CA certificates in DER, for verifyPeer (the leaf must be one of them). */
   readonly trustedLeaves: ReadonlySet<string>;
+  /** SHA-256 fingerprints of the certificates the TLS context trusts (CAfile and CApath). */
+  readonly trustAnchors: ReadonlySet<string>;
   active = 0;
   total = 0;
   /** Shared with the services of the same name before and after a reload. */
@@ -66,7 +79,7 @@ export class RuntimeService {
   sniSecondaries: RuntimeService[] = [];
   /** notAfter of the service certificate (the first in the cert file). */
   readonly certificateExpiresAt: Date | null;
-  private roundRobinCursor: number;
+  private rotationCursor: number;
 
   /** Server mode with session resumption: the sessions this process keeps (the worker's cache). */
   readonly sessionCache: SessionCache | undefined;
@@ -78,8 +91,9 @@ export class RuntimeService {
       contextOptions.ticketKeys = deriveTicketKeys(environment.ticketSeed, config.name);
     }
     this.secureContext = createSecureContext(contextOptions);
+    this.trustAnchors = fingerprintsOf(contextOptions.ca);
     this.trustedLeaves = trustedLeaves;
-    this.roundRobinCursor = config.connect.length > 1 ? randomInt(config.connect.length) : 0;
+    this.rotationCursor = randomInt(ROTATION_CYCLE);
     const resumes = config.sessionResume && !config.client;
     this.sessionCache = resumes ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000) : undefined;
     let store = this.sessionCache === undefined ? undefined : localSessionStore(this.sessionCache);
@@ -128,20 +142,33 @@ export class RuntimeService {
 
   /** rr starts each connection one further along; prio always starts at the first target. */
   targetOrder(start?: number): { start: number; targets: Endpoint[] } {
-    const targets = this.config.connect;
-    if (this.config.failover === 'prio' || targets.length < 2) return { start: 0, targets: [...targets] };
-    if (start === undefined) {
-      start = this.roundRobinCursor % targets.length;
-      this.roundRobinCursor = (this.roundRobinCursor + 1) % targets.length;
-    } else {
-      start %= targets.length;
-    }
-    return { start, targets: [...targets.slice(start), ...targets.slice(0, start)] };
+    return this.rotated(this.config.connect, start);
   }
 
-  /** Whether connections rotate over the targets (the worker then hands out the positions). */
+  /** The redirect targets in the order to try them: `failover = rr` rotates over them too. */
+  redirectOrder(start?: number): { start: number; targets: Endpoint[] } {
+    return this.rotated(this.config.redirect, start);
+  }
+
+  /**
+   * The next place in the service's rotation, one per connection, as stunnel's per-service counter
+   * (it starts at a random place). The worker hands them out when engine processes share a service.
+   */
+  nextRotation(): number {
+    const place = this.rotationCursor;
+    this.rotationCursor = (this.rotationCursor + 1) % ROTATION_CYCLE;
+    return place;
+  }
+
+  private rotated(targets: readonly Endpoint[], start?: number): { start: number; targets: Endpoint[] } {
+    if (this.config.failover === 'prio' || targets.length < 2) return { start: 0, targets: [...targets] };
+    const first = (start ?? this.nextRotation()) % targets.length;
+    return { start: first, targets: [...targets.slice(first), ...targets.slice(0, first)] };
+  }
+
+  /** Whether connections rotate over the targets or the redirect targets (the worker then hands out the places). */
   get rotates(): boolean {
-    return this.config.failover === 'rr' && this.config.connect.length > 1;
+    return this.config.failover === 'rr' && (this.config.connect.length > 1 || this.config.redirect.length > 1);
   }
 
   /** The level this service's lines are filtered at. */

@@ -296,7 +296,7 @@ export class EnginePool implements ConnectionPlacer {
     service.counters.total += 1;
     child.active += 1;
     const id = service.config.logId === 'sequential' ? this.options.nextSequentialId() : null;
-    const rotation = service.rotates ? service.targetOrder().start : null;
+    const rotation = service.rotates ? service.nextRotation() : null;
     socket.on('error', () => undefined);
     this.sendTo(child, { t: 'conn', token, generation: this.generation, service: service.name, id, rotation }, socket, (error) => {
       if (error === null) return;

@@ -17,6 +17,7 @@ import type { RecordingBackend } from './support/peers.js';
 import { createCompatPki } from './support/pki.js';
 import type { CompatPki } from './support/pki.js';
 import { assertSameOutcome, closedOutcomes, runScenario } from './support/scenario.js';
+import type { ProbeContext } from './support/scenario.js';
 
 const PAYLOAD_BYTES = 1024;
 
@@ -54,6 +55,17 @@ describe('routing: SNI, failover, redirect, PROXY header, IPv6 - stunnel4 and st
   };
   const targetOf = (index: number): string => `127.0.0.1:${backend(index).port}`;
 
+  /** Six TLS echoes one after the other; the connections each backend got, and each one's target. */
+  const sixOverThree = async ({ engine, acceptPorts }: ProbeContext): Promise<{ counts: number[]; targets: string[] }> => {
+    const counts = await countDuring(backends, async () => {
+      for (let index = 0; index < 6; index += 1) {
+        const result = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES));
+        assert.ok(result.ok, `${engine.kind}: connection ${index}: ${result.error}`);
+      }
+    });
+    return { counts, targets: (await closedOutcomes(engine, 6)).map((connection) => connection.targets.join(',')) };
+  };
+
   it('sni = primary:*.example.org: a name under example.org reaches the secondary section\'s certificate and backend; others the primary', async () => {
     const names = ['host.example.org', 'other.example.com', null] as const;
     const results = await runScenario({
@@ -85,14 +97,8 @@ describe('routing: SNI, failover, redirect, PROXY header, IPv6 - stunnel4 and st
     const results = await runScenario({
       dir, fixture: 'failover-rr.conf', label: 'failover-rr',
       variables: { SERVER_PEM: pki.serverRsa.pemFile, BACKEND_1_PORT: backend(0).port, BACKEND_2_PORT: backend(1).port, BACKEND_3_PORT: backend(2).port },
-      probe: async ({ engine, acceptPorts }) => {
-        const counts = await countDuring(backends, async () => {
-          for (let index = 0; index < 6; index += 1) {
-            const result = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES));
-            assert.ok(result.ok, `${engine.kind}: connection ${index}: ${result.error}`);
-          }
-        });
-        const targets = (await closedOutcomes(engine, 6)).map((connection) => connection.targets.join(','));
+      probe: async (context) => {
+        const { counts, targets } = await sixOverThree(context);
         // Where the rotation starts is random in stunnel; that it rotates is not.
         const rotation = [targetOf(0), targetOf(1), targetOf(2)];
         const start = rotation.indexOf(targets[0] ?? '');
@@ -158,6 +164,75 @@ describe('routing: SNI, failover, redirect, PROXY header, IPv6 - stunnel4 and st
         { service: 'redirect', targets: [targetOf(1)], redirected: true, close: 'closed' },
       ],
     }, 'redirect');
+  });
+
+  it('failover = rr with delay = yes: the delayed resolver makes it prio, every connection to the first target', async () => {
+    const results = await runScenario({
+      dir, fixture: 'failover-rr-delay.conf', label: 'failover-rr-delay',
+      variables: { SERVER_PEM: pki.serverRsa.pemFile, BACKEND_1_PORT: backend(0).port, BACKEND_2_PORT: backend(1).port, BACKEND_3_PORT: backend(2).port },
+      probe: async (context) => {
+        const { engine } = context;
+        const { counts } = await sixOverThree(context);
+        const failoverLines = engine.lines().filter((line) => line.text.startsWith('failover: ')).map((line) => `LOG${line.level}: ${line.text}`);
+        return { counts, failoverLines: [...new Set(failoverLines)], failoverLineCount: failoverLines.length };
+      },
+    });
+    assertSameOutcome(results, { counts: [6, 0, 0], failoverLines: ['LOG6: failover: priority, starting at entry #0'], failoverLineCount: 6 }, 'failover = rr with delay = yes');
+  });
+
+  it('redirect with failover = rr over three redirect targets: six unauthenticated clients, two to each, in rotation', async () => {
+    const connectBackend = await startEchoServer();
+    try {
+      const results = await runScenario({
+        dir, fixture: 'redirect-rr.conf', label: 'redirect-rr',
+        variables: {
+          SERVER_PEM: pki.serverRsa.pemFile, CA_FILE: pki.ca.certFile, BACKEND_PORT: connectBackend.port,
+          REDIRECT_1_PORT: backend(0).port, REDIRECT_2_PORT: backend(1).port, REDIRECT_3_PORT: backend(2).port,
+        },
+        probe: async ({ engine, acceptPorts }) => {
+          const wrong = { cert: readFileSync(pki.wrong.certFile), key: readFileSync(pki.wrong.keyFile) };
+          const counts = await countDuring([...backends, connectBackend], async () => {
+            for (let index = 0; index < 6; index += 1) {
+              const result = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES), wrong);
+              assert.ok(result.ok, `${engine.kind}: connection ${index}: ${result.error}`);
+            }
+          });
+          const targets = (await closedOutcomes(engine, 6)).map((connection) => connection.targets.join(','));
+          const rotation = [targetOf(0), targetOf(1), targetOf(2)];
+          const start = rotation.indexOf(targets[0] ?? '');
+          return { counts, rotates: start !== -1 && targets.every((target, index) => target === rotation[(start + index) % 3]) };
+        },
+      });
+      assertSameOutcome(results, { counts: [2, 2, 2, 0], rotates: true }, 'redirect with failover = rr');
+    } finally {
+      await connectBackend.close();
+    }
+  });
+
+  it('redirect: the lines of a redirected client, in stunnel\'s order (no error line for a missing certificate; "Redirecting connection" after the handshake)', async () => {
+    const results = await runScenario({
+      dir, fixture: 'redirect.conf', label: 'redirect-lines',
+      variables: { SERVER_PEM: pki.serverRsa.pemFile, BACKEND_PORT: backend(0).port, REDIRECT_PORT: backend(1).port, CA_FILE: pki.ca.certFile },
+      probe: async ({ engine, acceptPorts }) => {
+        for (const files of [pki.wrong, undefined]) {
+          const result = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES), files === undefined ? {} : { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) });
+          assert.ok(result.ok, `${engine.kind}: ${result.error}`);
+        }
+        const records = await engine.waitForClosed(2);
+        const shown = /^(TLS accepted|Redirecting connection|Rejected by CERT|CERT: Pre-verification|SSL_accept|Peer certificate)/;
+        return records.map((record) => engine.lines().filter((line) => line.id === record.id && shown.test(line.text)).map((line) => `LOG${line.level}: ${line.text}`));
+      },
+    });
+    assertSameOutcome(results, [
+      [
+        'LOG6: Peer certificate required',
+        'LOG4: CERT: Pre-verification error: self-signed certificate',
+        'LOG4: Rejected by CERT at depth=0: CN=wrong',
+        'LOG6: TLS accepted: new session negotiated',
+        'LOG5: Redirecting connection',
+      ],
+      ['LOG6: Peer certificate required', 'LOG6: TLS accepted: new session negotiated', 'LOG5: Redirecting connection'],
+    ], 'the lines of redirected clients');
   });
 
   describe('protocol = proxy', () => {
