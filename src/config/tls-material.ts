@@ -9,6 +9,7 @@ import type { ServiceConfig } from './types.js';
 import { computeSecureOptions } from './tls-options.js';
 import { loadPskSecrets } from './psk-secrets.js';
 import { DEFAULT_CIPHERS } from './defaults.js';
+import { readCrls, splitCrls } from './trust-store.js';
 
 export interface MaterialProblem {
   option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers';
@@ -111,7 +112,9 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
     const crl = readOrProblem(service.crlFile, 'CRLfile', problems);
     if (crl !== undefined) {
       try {
-        createSecureContext({ crl });
+        // Each CRL on its own (Node parses one per entry); a file with none gets Node's parse error.
+        const crls = splitCrls(crl);
+        createSecureContext({ crl: crls.length > 0 ? crls : crl });
       } catch (error) {
         problems.push({ option: 'CRLfile', message: `Failed to initialize TLS context: ${describe(error)}` });
       }
@@ -186,8 +189,9 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
   if (key !== undefined) options.key = key;
   const ca = [service.caFile === null ? '' : readFileSync(service.caFile, 'utf8'), readPemDirectory(service.caPath)].join('\n').trim();
   if (ca !== '') options.ca = ca;
-  const crl = [service.crlFile === null ? '' : readFileSync(service.crlFile, 'utf8'), readPemDirectory(service.crlPath)].join('\n').trim();
-  if (crl !== '') options.crl = crl;
+  // One entry per CRL: from one string Node loads only the first CRL.
+  const crls = readCrls(service);
+  if (crls.length > 0) options.crl = crls;
   if (service.ticketKeySecret !== null && service.ticketMacSecret !== null) {
     options.ticketKeys = buildTicketKeys(service.ticketKeySecret, service.ticketMacSecret);
   }
