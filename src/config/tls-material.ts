@@ -1,7 +1,6 @@
 // Checks at load time that a service's certificate, key, CA and CRL files can be read and used, so a
 // bad file is refused before `start` or `reload-config` touches the worker.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { constants, createHash, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
@@ -9,7 +8,7 @@ import type { ServiceConfig } from './types.js';
 import { computeSecureOptions } from './tls-options.js';
 import { loadPskSecrets } from './psk-secrets.js';
 import { DEFAULT_CIPHERS } from './defaults.js';
-import { readCrls, splitCrls } from './trust-store.js';
+import { readCrls, readTrustedCertificates, splitCrls } from './trust-store.js';
 
 export interface MaterialProblem {
   option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers';
@@ -120,6 +119,31 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
       }
     }
   }
+  const pathProblem = (option: 'CApath' | 'CRLpath'): boolean => problems.some((problem) => problem.option === option);
+  if (service.caPath !== null && !pathProblem('CApath')) {
+    try {
+      createSecureContext({ ca: readTrustedCertificates({ caFile: null, caPath: service.caPath }) });
+    } catch (error) {
+      problems.push({ option: 'CApath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
+  if (service.crlPath !== null && !pathProblem('CRLpath')) {
+    try {
+      const crls = readCrls({ crlFile: null, crlPath: service.crlPath });
+      // No CRL would leave Node checking no revocation at all; stunnel would reject every
+      // certificate (`unable to get certificate CRL`) until a hashed CRL appears.
+      if (crls.length === 0 && service.crlFile === null) {
+        problems.push({
+          option: 'CRLpath',
+          message: `Failed to initialize TLS context: no CRL under a hashed name (HASH.rN) in ${service.crlPath}: run "openssl rehash ${service.crlPath}"`,
+        });
+      } else if (crls.length > 0) {
+        createSecureContext({ crl: crls });
+      }
+    } catch (error) {
+      problems.push({ option: 'CRLpath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
   return problems;
 };
 
@@ -140,17 +164,6 @@ export const isPkcs12File = (path: string): boolean => {
 };
 /** PSK suites for TLS 1.2 when PSKsecrets is used with the default cipher list (stunnel's HIGH has them). */
 const PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305';
-
-/** Every regular file of a CApath/CRLpath directory, concatenated (hashed names or not). */
-const readPemDirectory = (directory: string | null): string => {
-  if (directory === null) return '';
-  return readdirSync(directory)
-    .sort()
-    .map((name) => join(directory, name))
-    .filter((path) => statSync(path, { throwIfNoEntry: false })?.isFile() === true)
-    .map((path) => readFileSync(path, 'utf8'))
-    .join('\n');
-};
 
 /**
  * The options for `tls.createSecureContext` of a service, read from disk. Node takes TLS 1.3 suites in
@@ -187,8 +200,8 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
   if (pkcs12 && service.cert !== null) options.pfx = readFileSync(service.cert);
   if (cert !== undefined) options.cert = cert;
   if (key !== undefined) options.key = key;
-  const ca = [service.caFile === null ? '' : readFileSync(service.caFile, 'utf8'), readPemDirectory(service.caPath)].join('\n').trim();
-  if (ca !== '') options.ca = ca;
+  // Set even when empty: without `ca` Node would trust its bundled public roots instead.
+  if (service.caFile !== null || service.caPath !== null) options.ca = readTrustedCertificates(service);
   // One entry per CRL: from one string Node loads only the first CRL.
   const crls = readCrls(service);
   if (crls.length > 0) options.crl = crls;

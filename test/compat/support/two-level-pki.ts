@@ -1,7 +1,7 @@
 // A two-level test PKI generated per run with the openssl CLI, for the trust-store scenarios: a root
 // CA and an intermediate CA it issued, each able to revoke (`openssl ca`) and publish a CRL; a
 // server certificate and two clients from the root (one revoked in the root's CRL), one client from
-// the intermediate; and directories made by `openssl rehash`. Keys are 0600. No side effects on import.
+// the intermediate, a self-signed client; and directories made by `openssl rehash`. Keys are 0600. No side effects on import.
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from '../../helpers/processes.js';
@@ -19,6 +19,8 @@ export interface TwoLevelPki {
   revoked: CertificateFiles;
   /** Issued by the intermediate; `chainFile` is its certificate followed by the intermediate's. */
   intermediateClient: CertificateFiles & { chainFile: string };
+  /** A self-signed client certificate, trusted only where it is itself a trust anchor. */
+  selfSigned: CertificateFiles;
 }
 
 const VALIDITY_DAYS = 2;
@@ -102,6 +104,12 @@ export const createTwoLevelPki = async (dir: string): Promise<TwoLevelPki> => {
     '-keyout', root.keyFile, '-out', root.certFile,
   ], 'req for the root CA');
   chmodSync(root.keyFile, 0o600);
+  const selfSigned = filesOf(dir, 'selfsigned', 'selfsigned');
+  await openssl([
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', String(VALIDITY_DAYS), '-subj', `/CN=${selfSigned.commonName}`,
+    '-keyout', selfSigned.keyFile, '-out', selfSigned.certFile,
+  ], 'req for the self-signed client');
+  chmodSync(selfSigned.keyFile, 0o600);
   const intermediateIssued = await issue(dir, 'intermediate', 'stunnelctl trust test intermediate CA', rootConfig, 'sub_ca');
   const intermediate = filesOf(intermediateDir, 'ca', intermediateIssued.commonName);
   copyFileSync(intermediateIssued.certFile, intermediate.certFile);
@@ -118,7 +126,7 @@ export const createTwoLevelPki = async (dir: string): Promise<TwoLevelPki> => {
   const intermediateCrl = join(intermediateDir, 'crl.pem');
   await openssl(['ca', '-config', rootConfig, '-gencrl', '-out', rootCrl], 'ca -gencrl (root)');
   await openssl(['ca', '-config', intermediateConfig, '-gencrl', '-out', intermediateCrl], 'ca -gencrl (intermediate)');
-  return { root, intermediate, rootCrl, intermediateCrl, server, client, revoked, intermediateClient: { ...intermediateLeaf, chainFile } };
+  return { root, intermediate, rootCrl, intermediateCrl, server, client, revoked, intermediateClient: { ...intermediateLeaf, chainFile }, selfSigned };
 };
 
 /**
