@@ -8,10 +8,11 @@ import type { ServiceConfig } from './types.js';
 import { computeSecureOptions } from './tls-options.js';
 import { loadPskSecrets } from './psk-secrets.js';
 import { DEFAULT_CIPHERS } from './defaults.js';
-import { readCrls, readTrustedCertificates, splitCrls } from './trust-store.js';
+import { hasAnyCaCertificate, readCrls, readTrustedCertificates, splitCrls } from './trust-store.js';
 
 export interface MaterialProblem {
-  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers';
+  /** The option whose line is named; null for the section as a whole (`Service [x]: ...`). */
+  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers' | null;
   message: string;
 }
 
@@ -123,6 +124,19 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
   if (service.caPath !== null && !pathProblem('CApath')) {
     try {
       createSecureContext({ ca: readTrustedCertificates({ caFile: null, caPath: service.caPath }) });
+    } catch (error) {
+      problems.push({ option: 'CApath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
+  // stunnel refuses verification with nothing to verify against, as a TLS context failure.
+  const verifies = service.verify.verifyChain || service.verify.verifyPeer;
+  const caProblem = pathProblem('CApath') || problems.some((problem) => problem.option === 'CAfile');
+  if (verifies && (service.caFile !== null || service.caPath !== null) && !caProblem) {
+    try {
+      if (!hasAnyCaCertificate(service)) {
+        problems.push({ option: service.caFile === null ? 'CApath' : 'CAfile', message: 'No trusted certificates found' });
+        problems.push({ option: null, message: 'Failed to initialize TLS context' });
+      }
     } catch (error) {
       problems.push({ option: 'CApath', message: `Failed to initialize TLS context: ${describe(error)}` });
     }

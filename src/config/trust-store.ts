@@ -66,3 +66,12 @@ export const readCrls = (service: CrlPaths): string[] =>
 
 /** The CRLs of one PEM text (a CRLfile). */
 export const splitCrls = (text: string): string[] => pemBlocksLabelled([text], CRL_LABELS);
+
+/**
+ * Whether CAfile or CApath holds any certificate, counted as stunnel counts them for "No trusted
+ * certificates found": in CApath every file counts, hashed name or not (OpenSSL's
+ * SSL_add_dir_cert_subjects_to_stack reads them all, unlike certificate lookup).
+ */
+export const hasAnyCaCertificate = (service: TrustPaths): boolean =>
+  readTrustedCertificates(service).length > 0 ||
+  (service.caPath !== null && pemBlocksLabelled(readDirectoryFiles(service.caPath, undefined), CERTIFICATE_LABELS).length > 0);
