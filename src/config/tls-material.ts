@@ -161,6 +161,17 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
   return problems;
 };
 
+/** The permission bits of "other" users: stunnel warns about a key file with any of them set. */
+const OTHER_PERMISSION_BITS = 0o007;
+
+/** The file holding the service's private key (`key`, else `cert`) when others may access it. */
+export const findInsecureKeyFile = (service: ServiceConfig): string | undefined => {
+  const file = service.key ?? service.cert;
+  if (file === null) return undefined;
+  const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+  return mode !== undefined && (mode & OTHER_PERMISSION_BITS) !== 0 ? file : undefined;
+};
+
 const SESSION_ID_CONTEXT_LENGTH = 32;
 const DER_SEQUENCE_TAG = 0x30;
 
