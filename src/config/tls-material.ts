@@ -1,7 +1,6 @@
 // Checks at load time that a service's certificate, key, CA and CRL files can be read and used, so a
 // bad file is refused before `start` or `reload-config` touches the worker.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { constants, createHash, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { getSystemErrorCode } from '../errors.js';
@@ -9,9 +8,11 @@ import type { ServiceConfig } from './types.js';
 import { computeSecureOptions } from './tls-options.js';
 import { loadPskSecrets } from './psk-secrets.js';
 import { DEFAULT_CIPHERS } from './defaults.js';
+import { hasAnyCaCertificate, readCrls, readTrustedCertificates, splitCrls } from './trust-store.js';
 
 export interface MaterialProblem {
-  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers';
+  /** The option whose line is named; null for the section as a whole (`Service [x]: ...`). */
+  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers' | null;
   message: string;
 }
 
@@ -111,13 +112,64 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
     const crl = readOrProblem(service.crlFile, 'CRLfile', problems);
     if (crl !== undefined) {
       try {
-        createSecureContext({ crl });
+        // Each CRL on its own (Node parses one per entry); a file with none gets Node's parse error.
+        const crls = splitCrls(crl);
+        createSecureContext({ crl: crls.length > 0 ? crls : crl });
       } catch (error) {
         problems.push({ option: 'CRLfile', message: `Failed to initialize TLS context: ${describe(error)}` });
       }
     }
   }
+  const pathProblem = (option: 'CApath' | 'CRLpath'): boolean => problems.some((problem) => problem.option === option);
+  if (service.caPath !== null && !pathProblem('CApath')) {
+    try {
+      createSecureContext({ ca: readTrustedCertificates({ caFile: null, caPath: service.caPath }) });
+    } catch (error) {
+      problems.push({ option: 'CApath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
+  // stunnel refuses verification with nothing to verify against, as a TLS context failure.
+  const verifies = service.verify.verifyChain || service.verify.verifyPeer;
+  const caProblem = pathProblem('CApath') || problems.some((problem) => problem.option === 'CAfile');
+  if (verifies && (service.caFile !== null || service.caPath !== null) && !caProblem) {
+    try {
+      if (!hasAnyCaCertificate(service)) {
+        problems.push({ option: service.caFile === null ? 'CApath' : 'CAfile', message: 'No trusted certificates found' });
+        problems.push({ option: null, message: 'Failed to initialize TLS context' });
+      }
+    } catch (error) {
+      problems.push({ option: 'CApath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
+  if (service.crlPath !== null && !pathProblem('CRLpath')) {
+    try {
+      const crls = readCrls({ crlFile: null, crlPath: service.crlPath });
+      // No CRL would leave Node checking no revocation at all; stunnel would reject every
+      // certificate (`unable to get certificate CRL`) until a hashed CRL appears.
+      if (crls.length === 0 && service.crlFile === null) {
+        problems.push({
+          option: 'CRLpath',
+          message: `Failed to initialize TLS context: no CRL under a hashed name (HASH.rN) in ${service.crlPath}: run "openssl rehash ${service.crlPath}"`,
+        });
+      } else if (crls.length > 0) {
+        createSecureContext({ crl: crls });
+      }
+    } catch (error) {
+      problems.push({ option: 'CRLpath', message: `Failed to initialize TLS context: ${describe(error)}` });
+    }
+  }
   return problems;
+};
+
+/** The permission bits of "other" users: stunnel warns about a key file with any of them set. */
+const OTHER_PERMISSION_BITS = 0o007;
+
+/** The file holding the service's private key (`key`, else `cert`) when others may access it. */
+export const findInsecureKeyFile = (service: ServiceConfig): string | undefined => {
+  const file = service.key ?? service.cert;
+  if (file === null) return undefined;
+  const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+  return mode !== undefined && (mode & OTHER_PERMISSION_BITS) !== 0 ? file : undefined;
 };
 
 const SESSION_ID_CONTEXT_LENGTH = 32;
@@ -137,17 +189,6 @@ export const isPkcs12File = (path: string): boolean => {
 };
 /** PSK suites for TLS 1.2 when PSKsecrets is used with the default cipher list (stunnel's HIGH has them). */
 const PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305';
-
-/** Every regular file of a CApath/CRLpath directory, concatenated (hashed names or not). */
-const readPemDirectory = (directory: string | null): string => {
-  if (directory === null) return '';
-  return readdirSync(directory)
-    .sort()
-    .map((name) => join(directory, name))
-    .filter((path) => statSync(path, { throwIfNoEntry: false })?.isFile() === true)
-    .map((path) => readFileSync(path, 'utf8'))
-    .join('\n');
-};
 
 /**
  * The options for `tls.createSecureContext` of a service, read from disk. Node takes TLS 1.3 suites in
@@ -184,10 +225,11 @@ export const buildSecureContextOptions = (service: ServiceConfig): import('node:
   if (pkcs12 && service.cert !== null) options.pfx = readFileSync(service.cert);
   if (cert !== undefined) options.cert = cert;
   if (key !== undefined) options.key = key;
-  const ca = [service.caFile === null ? '' : readFileSync(service.caFile, 'utf8'), readPemDirectory(service.caPath)].join('\n').trim();
-  if (ca !== '') options.ca = ca;
-  const crl = [service.crlFile === null ? '' : readFileSync(service.crlFile, 'utf8'), readPemDirectory(service.crlPath)].join('\n').trim();
-  if (crl !== '') options.crl = crl;
+  // Set even when empty: without `ca` Node would trust its bundled public roots instead.
+  if (service.caFile !== null || service.caPath !== null) options.ca = readTrustedCertificates(service);
+  // One entry per CRL: from one string Node loads only the first CRL.
+  const crls = readCrls(service);
+  if (crls.length > 0) options.crl = crls;
   if (service.ticketKeySecret !== null && service.ticketMacSecret !== null) {
     options.ticketKeys = buildTicketKeys(service.ticketKeySecret, service.ticketMacSecret);
   }

@@ -238,7 +238,7 @@ const buildService = (
     retryDelayMs: view.last<number | null>('retry') ?? null,
   };
   for (const problem of checkTlsMaterial(service)) {
-    const entry = view.entries(problem.option).at(-1);
+    const entry = problem.option === null ? undefined : view.entries(problem.option).at(-1);
     if (entry === undefined) fail(problem.message);
     else diagnostics.push({ file: entry.file, line: entry.line, raw: entry.raw, message: problem.message });
   }

@@ -18,6 +18,7 @@ import { computeConnectionCeiling } from './fd-budget.js';
 import { ExecConnectLoop, isExecConnectService } from './exec-connect.js';
 import { formatSystemError } from './system-error.js';
 import { formatEndpoint } from '../config/values.js';
+import { findInsecureKeyFile } from '../config/tls-material.js';
 
 /** A start-up or reload failure, with stunnel's log lines already written. */
 export class EngineError extends Error {
@@ -52,6 +53,9 @@ export const buildRuntimeServices = (
 ): RuntimeService[] => {
   const services = config.services.map((section) => {
     log?.(6, `Initializing service [${section.name}]`);
+    // Where stunnel loads the key; a warning only, as in stunnel.
+    const insecureKeyFile = log === undefined ? undefined : findInsecureKeyFile(section);
+    if (log !== undefined && insecureKeyFile !== undefined) log(4, `Insecure file permissions on ${insecureKeyFile}`);
     try {
       const service = new RuntimeService(section, loadTrustedLeaves(section), environment);
       service.counters = counters.for(section.name);

@@ -1,5 +1,5 @@
-// CRLpath (a directory of CRLs, as CApath is of CAs) refuses a revoked client certificate and accepts a
-// good one; sessionCacheTimeout expires cached sessions (TLS 1.2 session IDs, NO_TICKET).
+// CRLpath (a directory of CRLs under `openssl rehash` names, as CApath is of CAs) refuses a revoked
+// client certificate and accepts a good one; sessionCacheTimeout expires cached sessions (TLS 1.2 session IDs, NO_TICKET).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { connect as connectTls } from 'node:tls';
 import { createCompatPki, type CompatPki } from '../compat/support/pki.js';
 import { startEchoServer, type Backend } from '../helpers/echo-server.js';
 import { getFreePorts } from '../helpers/ports.js';
+import { runCommand } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { GLOBAL_LINES, startEngine } from './support/engine.js';
@@ -46,6 +47,9 @@ describe('revocation directories and session cache timeout', () => {
     const crlDir = join(dir, 'crls');
     mkdirSync(crlDir, { recursive: true });
     copyFileSync(pki.crlFile, join(crlDir, 'ca.crl.pem'));
+    // OpenSSL, so stunnel, finds a CRL there only under its hash name (HASH.r0).
+    const rehash = await runCommand('openssl', ['rehash', crlDir]);
+    assert.equal(rehash.code, 0, `openssl rehash: ${rehash.stderr}`);
     const [acceptPort] = (await getFreePorts(1)) as [number];
     const running = await startEngine({
       dir, name: 'crlpath',
