@@ -511,7 +511,7 @@ export class ProxyConnection implements LiveConnection {
       return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }
     if (!quiet) this.log(6, matched);
-    if (verify.verifyPeer && !this.service.trustedLeaves.has(certificate.fingerprint256)) {
+    if (verify.verifyPeer && !this.service.trustAnchors.has(certificate.fingerprint256)) {
       this.log(4, 'CERT: Certificate not found in local repository');
       return this.reject(`Rejected by CERT at depth=0: ${subject}`, operation);
     }

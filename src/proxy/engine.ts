@@ -1,10 +1,8 @@
 // The data plane as a whole: builds runtime services from a Configuration, binds their listeners,
 // accepts connections, and swaps in a new configuration on reload without dropping a listener or a
 // live connection. A reload that fails anywhere leaves the old configuration serving.
-import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Configuration, ServiceConfig } from '../config/types.js';
+import type { Configuration } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { ConnectionInfo, ServiceState } from '../worker/state-file.js';
 import { ProxyConnection } from './connection.js';
@@ -29,13 +27,6 @@ export class EngineError extends Error {
 }
 
 const DRAIN_POLL_INTERVAL_MS = 100;
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-const loadTrustedLeaves = (config: ServiceConfig): Set<string> => {
-  if (!config.verify.verifyPeer || config.caFile === null) return new Set();
-  const pems = readFileSync(config.caFile, 'utf8').match(PEM_CERTIFICATE) ?? [];
-  return new Set(pems.map((pem) => new X509Certificate(pem).fingerprint256));
-};
 
 /** The listening socket's file descriptor, as stunnel shows it in `(FD=n)`. */
 const listenerFd = (listener: Listener): number | string =>
@@ -57,7 +48,7 @@ export const buildRuntimeServices = (
     const insecureKeyFile = log === undefined ? undefined : findInsecureKeyFile(section);
     if (log !== undefined && insecureKeyFile !== undefined) log(4, `Insecure file permissions on ${insecureKeyFile}`);
     try {
-      const service = new RuntimeService(section, loadTrustedLeaves(section), environment);
+      const service = new RuntimeService(section, environment);
       service.counters = counters.for(section.name);
       if (section.client && !section.verify.verifyChain && !section.verify.verifyPeer) {
         log?.(4, `Service [${section.name}] needs authentication to prevent MITM attacks`);

@@ -60,9 +60,10 @@ const ROTATION_CYCLE = 720720;
 export class RuntimeService {
   readonly config: ServiceConfig;
   readonly secureContext: SecureContext;
-  /** CA certificates in DER, for verifyPeer (the leaf must be one of them). */
-  readonly trustedLeaves: ReadonlySet<string>;
-  /** SHA-256 fingerprints of the certificates the TLS context trusts (CAfile and CApath). */
+  /**
+   * SHA-256 fingerprints of the certificates the TLS context trusts (CAfile and CApath's hashed
+   * names): where stunnel looks for an untrusted chain's root, and for verifyPeer's own certificate.
+   */
   readonly trustAnchors: ReadonlySet<string>;
   active = 0;
   total = 0;
@@ -84,7 +85,7 @@ export class RuntimeService {
   /** Server mode with session resumption: the sessions this process keeps (the worker's cache). */
   readonly sessionCache: SessionCache | undefined;
 
-  constructor(config: ServiceConfig, trustedLeaves: ReadonlySet<string>, environment: ServiceEnvironment = {}) {
+  constructor(config: ServiceConfig, environment: ServiceEnvironment = {}) {
     this.config = config;
     const contextOptions = buildSecureContextOptions(config);
     if (contextOptions.ticketKeys === undefined && environment.ticketSeed !== undefined) {
@@ -92,7 +93,6 @@ export class RuntimeService {
     }
     this.secureContext = createSecureContext(contextOptions);
     this.trustAnchors = fingerprintsOf(contextOptions.ca);
-    this.trustedLeaves = trustedLeaves;
     this.rotationCursor = randomInt(ROTATION_CYCLE);
     const resumes = config.sessionResume && !config.client;
     this.sessionCache = resumes ? new SessionCache(config.sessionCacheSize, config.sessionCacheTimeoutSeconds * 1000) : undefined;

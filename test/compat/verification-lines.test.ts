@@ -159,6 +159,27 @@ describe('verification lines and verdicts by depth: stunnel4 and stunnelctl agre
     }, 'verifyPeer with a pinned, expired client certificate');
   });
 
+  it('verifyPeer with CApath only: a client whose certificate is in the hashed directory passes, another is not found', async () => {
+    const caPath = join(dir, 'pinned-capath');
+    mkdirSync(caPath);
+    writeFileSync(join(caPath, 'client.pem'), readFileSync(pki.client.certFile));
+    await openssl(['rehash', caPath]);
+    const results = await runScenario({
+      dir, fixture: 'verify-peer-capath.conf', label: 'lines-peer-capath', variables: { ...variables(), CA_PATH: caPath },
+      probe: async (context) => {
+        const port = context.acceptPorts[0] ?? 0;
+        const good = await present(port, pki.client.certFile, pki.client.keyFile);
+        const other = await present(port, pki.revoked.certFile, pki.revoked.keyFile);
+        const lines = await verificationLines(context.engine, 2);
+        return { ok: [good.ok, other.ok], last: lines.map((connection) => connection.filter((line) => /Certificate accepted at depth=0|Rejected by CERT|not found/.test(line)).at(-1)) };
+      },
+    });
+    assertSameOutcome(results, {
+      ok: [true, false],
+      last: ['LOG5: Certificate accepted at depth=0: CN=client', 'LOG4: Rejected by CERT at depth=0: CN=revoked'],
+    }, 'verifyPeer with a CApath');
+  });
+
   describe('client mode against a TLS backend for localhost (SAN DNS:localhost, IP:127.0.0.1)', () => {
     let tlsBackend: TlsBackend;
 
