@@ -27,9 +27,13 @@ export interface ConnectionDependencies {
 
 const MS_PER_SECOND = 1000;
 
-/** stunnel's `ADDRESS:PORT`, IPv6 included (`::1:443`, no brackets). */
+/** stunnel's `ADDRESS:PORT`, IPv6 included (`::1:443`, no brackets); a Unix socket has no name. */
 const formatAddress = (address: string | undefined, port: number | undefined): string =>
-  address === undefined ? 'unknown' : `${address}:${port ?? 0}`;
+  address === undefined ? 'unnamed socket' : `${address}:${port ?? 0}`;
+
+/** A target as stunnel's s_connect lines name it: a Unix socket as `localhost:PATH`. */
+const formatTarget = (endpoint: Endpoint): string =>
+  endpoint.kind === 'unix' ? `localhost:${endpoint.path}` : formatEndpoint(endpoint);
 
 const cipherBits = (name: string): number => (/128/.test(name) ? 128 : /256|CHACHA20/.test(name) ? 256 : 0);
 
@@ -298,7 +302,7 @@ export class ProxyConnection implements LiveConnection {
       this.fail('No more addresses to connect');
       return;
     }
-    const text = formatEndpoint(endpoint);
+    const text = formatTarget(endpoint);
     this.log(6, `s_connect: connecting ${text}`);
     const options = endpoint.kind === 'unix'
       ? { path: endpoint.path, allowHalfOpen: true }
@@ -323,8 +327,9 @@ export class ProxyConnection implements LiveConnection {
     socket.once('connect', () => {
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
       socket.removeAllListeners('error');
-      this.target = text;
-      this.log(5, `s_connect: connected ${text}`);
+      this.target = formatEndpoint(endpoint);
+      // A Unix socket connects at once, which stunnel reports at info level.
+      this.log(endpoint.kind === 'unix' ? 6 : 5, `s_connect: connected ${text}`);
       this.log(5, `Service [${this.service.name}] connected remote server from ${formatAddress(socket.localAddress, socket.localPort)}`);
       applySocketOptions(socket, this.service.config.socketOptions, ['r']);
       if (this.service.config.client) this.startClientTls(socket, endpoint);

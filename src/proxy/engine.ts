@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import type { ConnectionInfo, ServiceState } from '../worker/state-file.js';
 import { ProxyConnection } from './connection.js';
 import {
-  bindListener, closeListener, describeListener, resolveBindTargets, type BindTarget, type Listener,
+  bindListener, closeListener, describeListener, listenerLogName, resolveBindTargets, type BindTarget, type Listener,
 } from './listeners.js';
 import { ConnectionRegistry } from './registry.js';
 import { RuntimeService, type ServiceEnvironment } from './service.js';
@@ -188,7 +188,7 @@ export class ProxyEngine {
     this.startExecConnectLoops();
     this.logger.log(6, this.logId, `Clients allowed=${this.descriptorCeiling ?? 'unlimited'}${this.maxConnections > 0 ? ` (maxConnections = ${this.maxConnections})` : ''}`);
     for (const listener of opened.values()) {
-      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
+      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${listenerLogName(listener)}`);
     }
   }
 
@@ -215,7 +215,7 @@ export class ProxyEngine {
       }
     }
     for (const listener of opened.values()) {
-      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${describeListener(listener)}`);
+      this.logger.log(6, this.logId, `Service [${listener.service.name}] (FD=${listenerFd(listener)}) bound to ${listenerLogName(listener)}`);
     }
     this.listeners = next;
     this.services = services;

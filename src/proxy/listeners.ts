@@ -71,6 +71,12 @@ export const closeListener = (listener: Listener): void => {
 };
 
 /** `ADDRESS:PORT` as stunnel writes it (IPv6 without brackets), or the Unix path. */
+/** The listener as stunnel's `bound to` line names it: a Unix socket as `localhost:PATH`. */
+export const listenerLogName = (listener: Listener): string => {
+  const name = describeListener(listener);
+  return typeof listener.server.address() === 'string' ? `localhost:${name}` : name;
+};
+
 export const describeListener = (listener: Listener): string => {
   const address = listener.server.address();
   if (address === null) return listener.key;

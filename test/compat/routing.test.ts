@@ -5,7 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
 import { startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { getFreePort } from '../helpers/ports.js';
@@ -269,6 +271,44 @@ describe('routing: SNI, failover, redirect, PROXY header, IPv6 - stunnel4 and st
       });
       assertSameOutcome(results, { ok: true, headerMatches: true, dataAfterHeader: true, bytes: [PAYLOAD_BYTES, PAYLOAD_BYTES] }, 'protocol = proxy');
     });
+  });
+
+  it('Unix-domain sockets: stunnel\'s names for them in the log (localhost:PATH, unnamed socket) and its levels', async () => {
+    const socketDir = join(dir, 'sockets');
+    mkdirSync(socketDir, { recursive: true });
+    const unixBackendPath = join(socketDir, 'backend.sock');
+    const unixBackend = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.pipe(socket);
+    });
+    await new Promise<void>((resolve) => unixBackend.listen(unixBackendPath, resolve));
+    try {
+      const results = await runScenario({
+        dir, fixture: 'unix-sockets.conf', label: 'unix-sockets', acceptPortCount: 2,
+        variables: { SERVER_PEM: pki.serverRsa.pemFile, BACKEND_PORT: backend(0).port, SOCKET_DIR: socketDir, UNIX_BACKEND: unixBackendPath },
+        probe: async ({ engine, acceptPorts }) => {
+          const overPath = await tlsEcho(0, randomBytes(PAYLOAD_BYTES), { path: join(socketDir, `in-${acceptPorts[0] ?? 0}.sock`) });
+          const toPath = await tlsEcho(acceptPorts[1] ?? 0, randomBytes(PAYLOAD_BYTES));
+          await engine.waitForClosed(2);
+          const shown = /(bound to localhost:|accepted connection from unnamed|connect(ing|ed) localhost:|connected remote server from unnamed)/;
+          const lines = engine.lines().filter((line) => shown.test(line.text))
+            .map((line) => `LOG${line.level}: ${line.text.replace(socketDir, 'DIR').replace(/in-\d+\.sock/, 'in-PORT.sock').replace(/\(FD=\d+\) /, '')}`);
+          return { ok: [overPath.ok, toPath.ok], lines: lines.sort() };
+        },
+      });
+      assertSameOutcome(results, {
+        ok: [true, true],
+        lines: [
+          'LOG5: Service [unix in] accepted connection from unnamed socket',
+          'LOG5: Service [unix out] connected remote server from unnamed socket',
+          'LOG6: Service [unix in] bound to localhost:DIR/in-PORT.sock',
+          'LOG6: s_connect: connected localhost:DIR/backend.sock',
+          'LOG6: s_connect: connecting localhost:DIR/backend.sock',
+        ],
+      }, 'Unix-domain sockets');
+    } finally {
+      await new Promise((resolve) => unixBackend.close(resolve));
+    }
   });
 
   it('accept = ::1:PORT listens on the IPv6 loopback', async () => {
