@@ -89,6 +89,11 @@ export class ProxyConnection implements LiveConnection {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Bytes read from either side and not yet handed on to the other (set when the relay starts). */
   private queuedBytes: () => number = () => 0;
+  /** Bytes read from one side and not yet handed to the other, per direction (once the relay runs). */
+  private queuedToTls: () => number = () => 0;
+  private queuedToPlain: () => number = () => 0;
+  /** A peer reset one side during the relay: the connection is closing in order (closedByPeerReset). */
+  private peerReset = false;
   /** Bytes flow both ways: errors and closes from now on are transfer events, not handshake ones. */
   private relayStarted = false;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -128,7 +133,9 @@ export class ProxyConnection implements LiveConnection {
     if (this.local instanceof Socket) applySocketOptions(this.local, this.service.config.socketOptions, ['a', 'l']);
     // Plain side first (client mode, or an exec+connect program): connect, then TLS on the way out.
     if (this.service.config.client || !(this.local instanceof Socket)) {
-      this.local.on('error', (error) => this.fail(`readsocket: ${formatSystemError(error)}`, 6));
+      this.local.on('error', (error) => {
+        if (!this.closedByPeerReset('plain', error)) this.fail(`readsocket: ${formatSystemError(error)}`, 6);
+      });
       this.local.on('close', () => this.onSideClosed());
       // Plain bytes that arrive before the TLS connection is up wait in the socket, unread.
       this.local.pause();
@@ -267,6 +274,7 @@ export class ProxyConnection implements LiveConnection {
   /** Errors and closes of the TLS side, before the handshake (a handshake failure) and after. */
   private watchTlsSocket(tls: TLSSocket, operation: 'SSL_accept' | 'SSL_connect'): void {
     tls.on('error', (error) => {
+      if (this.closedByPeerReset('tls', error)) return;
       this.handshakeFailure ??= 'tls_error';
       // A relayed write that failed (the peer gone: EPIPE) is SSL_write's error, as stunnel logs it.
       const during = !this.relaying() ? operation : (error as NodeJS.ErrnoException).syscall === 'write' ? 'SSL_write' : 'SSL_read';
@@ -341,7 +349,9 @@ export class ProxyConnection implements LiveConnection {
   private onServerTargetConnected(socket: Socket): void {
     const tls = this.tls;
     if (tls === undefined) return;
-    socket.on('error', (error) => this.fail(`writesocket: ${formatSystemError(error)}`, 6));
+    socket.on('error', (error) => {
+      if (!this.closedByPeerReset('plain', error)) this.fail(`writesocket: ${formatSystemError(error)}`, 6);
+    });
     socket.on('close', () => this.onSideClosed());
     if (this.route.config.protocol === 'proxy') socket.write(buildProxyV1Header(this.acceptedSocket));
     this.startRelay(tls, socket);
@@ -602,7 +612,9 @@ export class ProxyConnection implements LiveConnection {
       this.lastActivityMs = Date.now();
     });
     if (toTls === null) this.relayPlainToTlsByStreams(tls, plain);
-    this.queuedBytes = () => (toPlain?.queuedBytes() ?? plain.writableLength) + (toTls?.queuedBytes() ?? tls.writableLength);
+    this.queuedToPlain = () => toPlain?.queuedBytes() ?? plain.writableLength;
+    this.queuedToTls = () => toTls?.queuedBytes() ?? tls.writableLength;
+    this.queuedBytes = () => this.queuedToPlain() + this.queuedToTls();
     this.armIdleTimer();
     const onTlsEnd = (): void => {
       if (this.tlsEnded) return;
@@ -701,6 +713,56 @@ export class ProxyConnection implements LiveConnection {
   /** Exactly one direction has ended. */
   private halfClosed(): boolean {
     return this.tlsEnded !== this.plainEnded;
+  }
+
+  /**
+   * A peer's TCP reset during the relay, taken as stunnel takes it: poll reports an error on that
+   * socket, stunnel logs it at info level (reading it with SO_ERROR) and from then on the socket
+   * reads as closed and writes as `Socket is closed`. So that side is closed both ways, the other
+   * side is closed in order once what is queued for it has gone out (FIN, or close_notify), and the
+   * summary says `Connection closed`. Bytes still queued for a TLS peer that reset can never arrive:
+   * stunnel's `TLS socket closed (SSL_read) with N unsent byte(s)` and a reset.
+   */
+  private closedByPeerReset(side: 'tls' | 'plain', error: Error): boolean {
+    if (!this.relayStarted || this.finished || (error as NodeJS.ErrnoException).code !== 'ECONNRESET') return false;
+    // The rest of the same teardown (a write to the socket that reset) says nothing new.
+    if (this.peerReset) return true;
+    const tls = this.tls;
+    const plain = this.tlsRaw === this.local ? this.remote : this.local;
+    if (tls === undefined || plain === undefined) return false;
+    this.peerReset = true;
+    if (side === 'tls') {
+      this.log(6, `TLS fd: ${formatSystemError(error)}`);
+      const unsent = this.queuedToTls();
+      if (unsent > 0) {
+        this.log(3, `TLS socket closed (SSL_read) with ${unsent} unsent byte(s)`);
+        this.finish('reset');
+        return true;
+      }
+      this.log(6, 'TLS socket closed (SSL_read)');
+      this.whenDrained(this.queuedToPlain, () => plain.end());
+    } else {
+      this.log(6, `socket fd: ${formatSystemError(error)}`);
+      this.log(6, 'writesocket: Socket is closed');
+      this.whenDrained(this.queuedToTls, () => tls.end());
+    }
+    this.tlsEnded = true;
+    this.plainEnded = true;
+    this.directionEnded();
+    return true;
+  }
+
+  /** Runs `then` once nothing is queued any more (looked at every few ms; TIMEOUTclose bounds the wait). */
+  private whenDrained(queued: () => number, then: () => void): void {
+    const attempt = (): void => {
+      if (this.finished) return;
+      // On the check phase at the earliest: a TLS handle completes a write it made at once only then.
+      if (queued() === 0) setImmediate(() => {
+        if (!this.finished) then();
+      });
+      else setTimeout(attempt, DRAIN_POLL_MS);
+    };
+    attempt();
   }
 
   /** A side's end: activity (TIMEOUTclose counts from it, as stunnel's poll does), and maybe the last one. */
@@ -996,6 +1058,9 @@ const NIST_CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256'
 
 /** OpenSSL's default verify depth is 100: no real chain is longer. */
 const MAX_CHAIN_DEPTH = 100;
+
+/** How often a connection closing after a peer's reset looks whether the other side's queue is empty. */
+const DRAIN_POLL_MS = 10;
 
 const formatName = (name: Record<string, string | string[]> | undefined): string =>
   name === undefined ? '' : Object.entries(name).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`).join(', ');

@@ -153,7 +153,7 @@ describe(`figure 6: backends that fail (${SCALE})`, () => {
         `${describeEnding(vanished, vanishedLines)} (the backend destroyed it after ${vanishing.destroyedAfter.join(',')} bytes)`,
         `ended within ${END_BOUND_MS} ms, the socket error logged, one close summary`,
         vanished.secured && vanishing.destroyedAfter.length === 1 && vanished.endedAfterMs < END_BOUND_MS && summaries(vanishedLines).length === 1
-          && texts(vanishedLines).some((text) => /(readsocket|writesocket): .*\(\d+\)$|Read socket closed/.test(text)),
+          && texts(vanishedLines).some((text) => /(readsocket|writesocket|socket fd): .*\(\d+\)$|Read socket closed/.test(text)),
       );
 
       // Never answering: the connect hangs until TIMEOUTconnect.
