@@ -69,7 +69,8 @@ export const resolvePath = (value: string, configDirectory: string): string =>
   isAbsolute(value) ? value : resolve(configDirectory, value);
 
 export type Endpoint =
-  | { kind: 'inet'; text: string; host: string; port: number }
+  /** `name`: the host name `host` was resolved from, for a target resolved at connect time (SNI uses it). */
+  | { kind: 'inet'; text: string; host: string; port: number; name?: string }
   | { kind: 'unix'; text: string; path: string };
 
 const parsePort = (text: string, original: string): number => {

@@ -3,6 +3,7 @@
 // half-close, and stunnel's timeouts. Every path ends in `finish`, which logs exactly one
 // `Connection closed|reset` line.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { ADDRCONFIG, lookup } from 'node:dns';
 import { connect as netConnect, isIP, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, checkServerIdentity, TLSSocket, type PeerCertificate } from 'node:tls';
@@ -310,6 +311,23 @@ export class ProxyConnection implements LiveConnection {
       this.fail('No more addresses to connect');
       return;
     }
+    // A host name is resolved first, as stunnel resolves `connect` (at start, or per connection with
+    // delay): its addresses take its place in the list, each logged and tried as stunnel does.
+    if (endpoint.kind === 'inet' && isIP(endpoint.host) === 0 && endpoint.name === undefined) {
+      lookup(endpoint.host, { all: true, hints: ADDRCONFIG }, (error, addresses) => {
+        if (this.finished) return;
+        if (error !== null || addresses.length === 0) {
+          // Node's connect reports the resolver's error as the connect error, as before.
+          this.connectTarget(index, [...targets.slice(0, index), { ...endpoint, name: endpoint.host }, ...targets.slice(index + 1)]);
+          return;
+        }
+        const resolved: Endpoint[] = addresses.map(({ address }) => ({
+          kind: 'inet', text: endpoint.text, host: address, port: endpoint.port, name: endpoint.host,
+        }));
+        this.connectTarget(index, [...targets.slice(0, index), ...resolved, ...targets.slice(index + 1)]);
+      });
+      return;
+    }
     const text = formatTarget(endpoint);
     this.log(6, `s_connect: connecting ${text}`);
     const options = endpoint.kind === 'unix'
@@ -395,7 +413,7 @@ export class ProxyConnection implements LiveConnection {
     const config = this.service.config;
     // stunnel's default: the connect host, `localhost` for a bare port or a Unix socket. An IP address
     // is not sent (RFC 6066 forbids it; stunnel sends it): README, deliberate differences.
-    const host = endpoint.kind === 'inet' && endpoint.text.includes(':') ? endpoint.host : 'localhost';
+    const host = endpoint.kind === 'inet' && endpoint.text.includes(':') ? endpoint.name ?? endpoint.host : 'localhost';
     const sni = config.sni ?? (isIP(host) === 0 ? host : null);
     this.tlsRaw = socket;
     const tls = tlsConnect({

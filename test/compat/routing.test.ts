@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { outcomeOf } from './support/log-events.js';
 import type { ConnectionOutcome } from './support/log-events.js';
-import { startRecordingBackend, tlsEcho } from './support/peers.js';
+import { plainEcho, startRecordingBackend, tlsEcho } from './support/peers.js';
 import type { RecordingBackend } from './support/peers.js';
 import { createCompatPki } from './support/pki.js';
 import type { CompatPki } from './support/pki.js';
@@ -308,6 +309,45 @@ describe('routing: SNI, failover, redirect, PROXY header, IPv6 - stunnel4 and st
       }, 'Unix-domain sockets');
     } finally {
       await new Promise((resolve) => unixBackend.close(resolve));
+    }
+  });
+
+  it('connect = localhost:PORT: the name is resolved and the address logged; in client mode the name is still the SNI', async () => {
+    const names: string[] = [];
+    const tlsBackend = createTlsServer({ cert: readFileSync(pki.serverRsa.certFile), key: readFileSync(pki.serverRsa.keyFile) }, (socket) => {
+      names.push(String(socket.servername));
+      socket.on('error', () => undefined);
+      socket.pipe(socket);
+    });
+    await new Promise<void>((resolve) => tlsBackend.listen(0, '127.0.0.1', resolve));
+    const tlsPort = (tlsBackend.address() as { port: number }).port;
+    try {
+      const results = await runScenario({
+        dir, fixture: 'connect-by-name.conf', label: 'connect-by-name', acceptPortCount: 2,
+        variables: { SERVER_PEM: pki.serverRsa.pemFile, BACKEND_PORT: backend(0).port, TLS_BACKEND_PORT: tlsPort },
+        probe: async ({ engine, acceptPorts }) => {
+          const before = names.length;
+          const served = await tlsEcho(acceptPorts[0] ?? 0, randomBytes(PAYLOAD_BYTES));
+          const sent = await plainEcho(acceptPorts[1] ?? 0, randomBytes(PAYLOAD_BYTES));
+          await engine.waitForClosed(2);
+          const lines = engine.lines().filter((line) => /^(s_connect: |SNI: )/.test(line.text))
+            .map((line) => `LOG${line.level}: ${line.text.replace(`:${backend(0).port}`, ':BACKEND').replace(`:${tlsPort}`, ':TLS_BACKEND')}`);
+          return { ok: [served.ok, sent.ok], serverNames: names.slice(before), lines };
+        },
+      });
+      assertSameOutcome(results, {
+        ok: [true, true],
+        serverNames: ['localhost'],
+        lines: [
+          'LOG6: s_connect: connecting 127.0.0.1:BACKEND',
+          'LOG5: s_connect: connected 127.0.0.1:BACKEND',
+          'LOG6: s_connect: connecting 127.0.0.1:TLS_BACKEND',
+          'LOG5: s_connect: connected 127.0.0.1:TLS_BACKEND',
+          'LOG6: SNI: sending servername: localhost',
+        ],
+      }, 'connect by host name');
+    } finally {
+      await new Promise((resolve) => tlsBackend.close(resolve));
     }
   });
 
