@@ -418,8 +418,10 @@ describe('engine processes: layout and placement', () => {
       await roundTrips(ROUND_TRIPS, 'counted');
       strace.kill('SIGINT');
       await withTimeout(exited, 10_000, 'strace to write its counts');
+      assert.match(stderr, /detached/, `strace detached from the engine process:\n${stderr}`);
       const summary = readFileSync(countFile, 'utf8');
-      assert.match(summary, /calls\s+errors\s+syscall/, `strace -c wrote its summary table:\n${summary}`);
+      // strace -c writes no table at all when it counted no call: zero brk calls, the best case.
+      if (summary.trim() !== '') assert.match(summary, /calls\s+errors\s+syscall/, `strace -c wrote its summary table:\n${summary}`);
       const brkLine = summary.split('\n').find((line) => /\sbrk$/.test(line.trim()));
       const calls = brkLine === undefined ? 0 : Number(brkLine.trim().split(/\s+/)[3]);
       assert.ok(Number.isInteger(calls), `a brk count in strace's summary:\n${summary}`);
