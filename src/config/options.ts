@@ -1,5 +1,6 @@
 // The one option table: every stunnel option name stunnelctl knows, its scope, how its value is
 // parsed, its default and a summary. The parser, the validator and `run -options` all read it.
+import { spawnSync } from 'node:child_process';
 import { OptionValueError } from './diagnostics.js';
 import {
   MAX_SESSION_TIMEOUT_SECONDS, MAX_TIMER_MS, parseChoice, parseDebug, parseEndpoint, parseInteger, parseSslVersion, parseTimeoutSeconds, parseYesNo,
@@ -10,6 +11,8 @@ import { parseTlsOption } from './tls-options.js';
 
 export interface ParseContext {
   configDirectory: string;
+  /** The line is in a section (not the global part). */
+  inSection?: boolean;
 }
 
 /**
@@ -34,6 +37,35 @@ export interface OptionSpec {
 }
 
 const text = (value: string): string => value;
+
+const SYSLOG_FACILITIES: readonly string[] = [
+  'auth', 'cron', 'daemon', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7', 'authpriv', 'ftp',
+];
+
+/**
+ * stunnel's ticket secrets: 16 or 32 bytes in hex, colons allowed. Anything else is refused with
+ * stunnel's words: a value that is not all hex would otherwise give a shorter (even empty) key.
+ */
+const parseTicketSecret = (value: string, name: string): string => {
+  const hex = value.replace(/:/g, '');
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new OptionValueError(`Failed to read ${name}: Required ${name} is 16 or 32 byte hexadecimal key`);
+  const bytes = hex.length / 2;
+  if (bytes !== 16 && bytes !== 32) throw new OptionValueError(`Failed to read ${name}: ${name} value has ${bytes} bytes instead of required 16 or 32 bytes`);
+  return value;
+};
+
+/**
+ * setuid/setgid: a number is an id as it stands (stunnel takes any number); a name must exist, as
+ * stunnel checks at load time (`Illegal UID` / `Illegal GID`), rather than failing later in every
+ * engine process. Looked up with id(1)/getent(1), so NSS users (LDAP, ...) count.
+ */
+const parseAccountId = (value: string, kind: 'user' | 'group'): string | number => {
+  if (/^\d+$/.test(value)) return Number(value);
+  const lookup = kind === 'user' ? spawnSync('id', ['-u', '--', value], { stdio: 'ignore' }) : spawnSync('getent', ['group', value], { stdio: 'ignore' });
+  if (lookup.status !== 0) throw new OptionValueError(kind === 'user' ? 'Illegal UID' : 'Illegal GID');
+  return value;
+};
 const path = (value: string, context: ParseContext): string => resolvePath(value, context.configDirectory);
 const optionalPath = (value: string, context: ParseContext): string | null =>
   value === '' ? null : resolvePath(value, context.configDirectory);
@@ -68,8 +100,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: 'processes', scope: 'global', defaultText: 'the number of cores', summary: 'engine processes serving connections (1: everything in the worker process itself)',
     parse: (value) => parseInteger(value, `Illegal number of engine processes: use 1 to ${MAX_ENGINE_PROCESSES}`, 1, MAX_ENGINE_PROCESSES),
   },
-  { name: 'setuid', scope: 'global', parse: text, defaultText: 'none', summary: 'user to run as after binding' },
-  { name: 'setgid', scope: 'global', parse: text, defaultText: 'none', summary: 'group to run as after binding' },
+  { name: 'setuid', scope: 'global', parse: (value) => parseAccountId(value, 'user'), defaultText: 'none', summary: 'user to run as after binding' },
+  { name: 'setgid', scope: 'global', parse: (value) => parseAccountId(value, 'group'), defaultText: 'none', summary: 'group to run as after binding' },
   { name: 'stack', scope: 'global', parse: (value) => parseInteger(value, 'Illegal thread stack size', 1), defaultText: '131072', summary: 'thread stack size', noEffect: 'the engine has no per-connection threads' },
   { name: 'RNDbytes', scope: 'global', parse: text, defaultText: '1024', summary: 'PRNG seed bytes', noEffect: 'Node.js seeds its PRNG from the kernel' },
   { name: 'RNDfile', scope: 'global', parse: text, defaultText: 'none', summary: 'PRNG seed file', noEffect: 'Node.js seeds its PRNG from the kernel' },
@@ -96,7 +128,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   unsupported('iconIdle', 'global', 'is a Windows-only option', 'Windows icon'),
 
   // Service-level options
-  { name: 'accept', scope: 'service', repeatable: true, parse: (value) => parseEndpoint(value, '0.0.0.0'), defaultText: 'none', summary: '[HOST:]PORT to listen on' },
+  {
+    name: 'accept', scope: 'service', repeatable: true, defaultText: 'none', summary: '[HOST:]PORT to listen on',
+    parse: (value) => {
+      // `:PORT` is an empty host name to stunnel, which it cannot resolve; taking it for all
+      // addresses would expose the service on every interface. A bare PORT means all addresses.
+      if (/^:\d*$/.test(value)) throw new OptionValueError('Error resolving "": Cannot resolve accept target');
+      return parseEndpoint(value, '0.0.0.0');
+    },
+  },
   { name: 'connect', scope: 'service', repeatable: true, parse: (value) => parseEndpoint(value, '127.0.0.1'), defaultText: 'none', summary: '[HOST:]PORT to connect to' },
   { name: 'redirect', scope: 'service', repeatable: true, parse: (value) => parseEndpoint(value, '127.0.0.1'), defaultText: 'none', summary: 'where unauthenticated clients are sent' },
   { name: 'client', scope: 'service', parse: parseYesNo, defaultText: 'no', summary: 'yes: plain in, TLS out' },
@@ -131,8 +171,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'sessionCacheSize', scope: 'service', parse: (value) => parseInteger(value, 'Illegal session cache size', 0), defaultText: '1000', summary: 'session cache entries (0 = unlimited)' },
   { name: 'sessionCacheTimeout', aliases: ['session'], scope: 'service', parse: (value) => parseInteger(value, `Illegal session cache timeout: use 0 to ${MAX_SESSION_TIMEOUT_SECONDS} seconds`, 0, MAX_SESSION_TIMEOUT_SECONDS), defaultText: '300', summary: 'session cache timeout in seconds' },
   { name: 'sessionResume', scope: 'service', parse: parseYesNo, defaultText: 'yes', summary: 'allow session resumption' },
-  { name: 'ticketKeySecret', scope: 'service', parse: text, defaultText: 'random', summary: 'session ticket encryption key (hex)' },
-  { name: 'ticketMacSecret', scope: 'service', parse: text, defaultText: 'random', summary: 'session ticket MAC key (hex)' },
+  { name: 'ticketKeySecret', scope: 'service', parse: (value) => parseTicketSecret(value, 'ticketKeySecret'), defaultText: 'random', summary: 'session ticket encryption key (hex)' },
+  { name: 'ticketMacSecret', scope: 'service', parse: (value) => parseTicketSecret(value, 'ticketMacSecret'), defaultText: 'random', summary: 'session ticket MAC key (hex)' },
   { name: 'renegotiation', scope: 'service', parse: parseYesNo, defaultText: 'yes', summary: 'allow TLS renegotiation' },
   { name: 'reset', scope: 'service', parse: parseYesNo, defaultText: 'yes', summary: 'send TCP RST on errors' },
   { name: 'TIMEOUTbusy', scope: 'service', parse: parseTimeoutSeconds('busy'), defaultText: '300', summary: 'seconds to wait for expected data (handshake)' },
@@ -142,7 +182,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'serviceMaxConnections', scope: 'service', parse: (value) => parseInteger(value, 'Illegal connection limit', 0), defaultText: '0 (no limit)', summary: 'concurrent connections of this service; more are refused and logged' },
   { name: 'TIMEOUTidle', scope: 'service', parse: parseTimeoutSeconds('idle'), defaultText: '43200', summary: 'seconds a connection may be idle (negative: never)' },
   { name: 'socket', scope: 'service', repeatable: true, parse: parseSocketOption, defaultText: 'l:TCP_NODELAY=yes r:TCP_NODELAY=yes', summary: 'socket options a|l|r:OPTION=VALUE' },
-  { name: 'debug', scope: 'service', parse: parseDebug, defaultText: 'notice', summary: 'log level [FACILITY.]LEVEL' },
+  {
+    name: 'debug', scope: 'service', defaultText: 'notice', summary: 'log level [FACILITY.]LEVEL',
+    parse: (value, context) => {
+      // stunnel takes a facility in the global part only, and only one syslog knows.
+      const setting = parseDebug(value);
+      if (setting.facility !== null && context.inSection === true) throw new OptionValueError('Illegal debug level');
+      if (setting.facility !== null && !SYSLOG_FACILITIES.includes(setting.facility)) throw new OptionValueError('Illegal syslog facility');
+      return setting;
+    },
+  },
   { name: 'logId', scope: 'service', parse: parseChoice(['sequential', 'unique', 'thread', 'process'] as const, 'Invalid connection identifier type'), defaultText: 'sequential', summary: 'connection id in log lines' },
   { name: 'service', scope: 'service', parse: text, defaultText: 'stunnel', summary: 'service name for syslog' },
   { name: 'exec', scope: 'service', parse: path, defaultText: 'none', summary: 'local program to run per connection' },

@@ -70,7 +70,7 @@ const parseLine = (state: ParseState, line: ConfigLine): void => {
     state.diagnostics.push({ ...at, message: `'${spec.name}' ${spec.unsupported}` });
     return;
   }
-  const value = parseValue(spec, line.value, state.contextFor(line.file));
+  const value = parseValue(spec, line.value, { ...state.contextFor(line.file), inSection: state.current !== undefined });
   if (value instanceof OptionValueError) {
     state.diagnostics.push({ ...at, message: value.message });
     return;

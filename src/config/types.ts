@@ -14,8 +14,8 @@ export interface GlobalConfig {
   processes: number;
   /** The opt-in metrics listener; not reloaded. */
   metrics: Endpoint | null;
-  setuid: string | null;
-  setgid: string | null;
+  setuid: string | number | null;
+  setgid: string | number | null;
   /** Level of the global part (`debug` before the first section); used for non-connection lines. */
   debugLevel: number;
   /** Options accepted with no effect, to be logged once at info level. */

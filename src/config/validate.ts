@@ -90,8 +90,8 @@ const buildGlobal = (options: RawOptions): GlobalConfig => {
     maxConnections: globalValue<number>(options, 'maxConnections') ?? 0,
     metrics: globalValue<Endpoint>(options, 'metrics') ?? null,
     processes: globalValue<number>(options, 'processes') ?? Math.min(availableParallelism(), MAX_ENGINE_PROCESSES),
-    setuid: globalValue<string>(options, 'setuid') ?? null,
-    setgid: globalValue<string>(options, 'setgid') ?? null,
+    setuid: globalValue<string | number>(options, 'setuid') ?? null,
+    setgid: globalValue<string | number>(options, 'setgid') ?? null,
     debugLevel: globalValue<DebugSetting>(options, 'debug')?.level ?? DEFAULT_DEBUG_LEVEL,
     noEffect,
   };

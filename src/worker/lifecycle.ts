@@ -1,7 +1,7 @@
 // The worker's life: configure, bind, open the log, write the pid file, serve, and handle the signal
 // table (reload, reopen log, dump connections, stop) one at a time. Publishes the state file that
 // the CLI reads.
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { setDefaultHighWaterMark } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { formatDiagnostic } from '../config/load.js';
@@ -167,7 +167,19 @@ class Worker {
     // the state it will read to prove the pid must already exist.
     this.publishState();
     if (this.pidPath !== null) {
-      writeFileAtomic(this.pidPath, `${process.pid}\n`);
+      try {
+        writeFileAtomic(this.pidPath, `${process.pid}\n`);
+      } catch (error) {
+        // As stunnel: no pid file, no worker (the operator's procedures find the worker by it).
+        this.log(3, `Cannot create pid file ${this.pidPath}`);
+        this.log(3, `create: ${formatSystemError(error)}`);
+        this.engine.stop();
+        await this.pool?.stop();
+        await new Promise((resolve) => (this.metricsServer === undefined ? resolve(undefined) : this.metricsServer.close(resolve)));
+        if (this.statePath !== null) rmSync(this.statePath, { force: true });
+        this.logger.dumpStartupLinesToStderr();
+        return 1;
+      }
       this.log(7, `Created pid file ${this.pidPath}`);
     }
     this.log(6, 'Accepting new connections');

@@ -5,11 +5,11 @@
 // stunnelctl reports every one, so a file with several errors shows all of them.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
-import { getFreePorts } from '../helpers/ports.js';
+import { getFreePorts, isAccepting } from '../helpers/ports.js';
 import { formatResult } from '../helpers/processes.js';
 import type { CommandResult } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -34,6 +34,10 @@ const BROKEN_FIXTURES = [
   'error-check-host-without-verify.conf',
   'error-include-bad-file.conf',
   'error-several.conf',
+  'error-ticket-key.conf',
+  'error-setuid-unknown.conf',
+  'error-debug-facility.conf',
+  'error-debug-bad-facility.conf',
 ] as const;
 
 interface BrokenRun {
@@ -135,6 +139,26 @@ describe('broken configuration files: stunnel4 and stunnelctl stop at the same f
     const placed = (kind: EngineKind): Array<number | null> => runs[kind].errors.filter((error) => error.line !== null).map((error) => error.line);
     assert.deepEqual(placed('stunnel4'), allLines.slice(0, 1), `stunnel4 stops at the first error:\n${runs.stunnel4.result.stderr}`);
     assert.deepEqual(placed('stunnelctl'), allLines, `stunnelctl reports every error, in file order:\n${runs.stunnelctl.result.stderr}`);
+  });
+
+  it('a pid file in a directory that does not exist: both exit 1 with "Cannot create pid file" and leave no process and no listener', async () => {
+    for (const kind of ENGINE_KINDS) {
+      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
+      const files = engineFiles(dir, 'pid-in-missing-directory', kind);
+      const pidFile = join(dir, 'no-such-directory', `${kind}.pid`);
+      writeFileSync(files.config, [
+        'foreground = yes', `pid = ${pidFile}`, `output = ${files.log}`,
+        '[svc]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${pki.pemFile}`,
+      ].join('\n'));
+      // runEngineToExit gives up after its timeout: an engine that kept running fails here.
+      const result = await runEngineToExit(kind, [files.config]);
+      const context = `${kind}: ${formatResult(result)}`;
+      assert.equal(result.code, 1, `${kind} exits 1\n${context}`);
+      const log = existsSync(files.log) ? readFileSync(files.log, 'utf8') : '';
+      assert.match(`${result.stderr}\n${log}`, new RegExp(`Cannot create pid file ${pidFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), `${kind} says why\n${context}`);
+      assert.match(`${result.stderr}\n${log}`, /create: No such file or directory \(2\)/, `${kind} gives the system error\n${context}`);
+      assert.equal(await isAccepting(acceptPort), false, `${kind} left nothing listening on ${acceptPort}`);
+    }
   });
 
   it('error-include-bad-file.conf: after the included file\'s error both also name the include line ("Failed to include a file")', async () => {
