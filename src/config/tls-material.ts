@@ -12,7 +12,7 @@ import { hasAnyCaCertificate, readCrls, readTrustedCertificates, splitCrls } fro
 
 export interface MaterialProblem {
   /** The option whose line is named; null for the section as a whole (`Service [x]: ...`). */
-  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers' | null;
+  option: 'cert' | 'key' | 'CAfile' | 'CRLfile' | 'CApath' | 'CRLpath' | 'PSKsecrets' | 'PSKidentity' | 'ciphers' | 'ciphersuites' | null;
   message: string;
 }
 
@@ -52,6 +52,11 @@ const checkKeyStrength = (keyPem: string, level: number): string | undefined => 
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** The TLS 1.3 suites OpenSSL 3.0 knows by name. */
+const TLS13_SUITES: ReadonlySet<string> = new Set([
+  'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256', 'TLS_AES_128_CCM_8_SHA256',
+]);
+
 export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
   const problems: MaterialProblem[] = [];
   if (service.cert !== null && isPkcs12File(service.cert)) {
@@ -85,6 +90,11 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
     if (psk?.ok === true && service.pskIdentity !== null && !psk.keys.has(service.pskIdentity)) {
       problems.push({ option: 'PSKidentity', message: 'No key found for the specified PSK identity' });
     }
+  }
+  // OpenSSL refuses a TLS 1.3 suite list with no suite it knows ("no cipher match"), and stunnel with
+  // it; Node 20 passes it over without a word, and the handshakes then use the defaults.
+  if (!service.ciphersuites.split(':').some((name) => TLS13_SUITES.has(name.trim()))) {
+    problems.push({ option: 'ciphersuites', message: 'Failed to initialize TLS context: SSL_CTX_set_ciphersuites: no cipher match' });
   }
   for (const [option, directory] of [['CApath', service.caPath], ['CRLpath', service.crlPath]] as const) {
     if (directory !== null && statSync(directory, { throwIfNoEntry: false })?.isDirectory() !== true) {
@@ -165,12 +175,13 @@ export const checkTlsMaterial = (service: ServiceConfig): MaterialProblem[] => {
 const OTHER_PERMISSION_BITS = 0o007;
 
 /** The file holding the service's private key (`key`, else `cert`) when others may access it. */
-export const findInsecureKeyFile = (service: ServiceConfig): string | undefined => {
-  const file = service.key ?? service.cert;
-  if (file === null) return undefined;
-  const mode = statSync(file, { throwIfNoEntry: false })?.mode;
-  return mode !== undefined && (mode & OTHER_PERMISSION_BITS) !== 0 ? file : undefined;
-};
+export const findInsecureKeyFiles = (service: ServiceConfig): string[] =>
+  // The private key's file, and the PSK secrets: stunnel checks every secret it opens.
+  [service.key ?? service.cert, service.pskSecrets].filter((file): file is string => {
+    if (file === null) return false;
+    const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+    return mode !== undefined && (mode & OTHER_PERMISSION_BITS) !== 0;
+  });
 
 const SESSION_ID_CONTEXT_LENGTH = 32;
 const DER_SEQUENCE_TAG = 0x30;

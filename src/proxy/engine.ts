@@ -16,7 +16,7 @@ import { computeConnectionCeiling } from './fd-budget.js';
 import { ExecConnectLoop, isExecConnectService } from './exec-connect.js';
 import { formatSystemError } from './system-error.js';
 import { formatEndpoint } from '../config/values.js';
-import { findInsecureKeyFile } from '../config/tls-material.js';
+import { findInsecureKeyFiles } from '../config/tls-material.js';
 
 /** A start-up or reload failure, with stunnel's log lines already written. */
 export class EngineError extends Error {
@@ -45,8 +45,7 @@ export const buildRuntimeServices = (
   const services = config.services.map((section) => {
     log?.(6, `Initializing service [${section.name}]`);
     // Where stunnel loads the key; a warning only, as in stunnel.
-    const insecureKeyFile = log === undefined ? undefined : findInsecureKeyFile(section);
-    if (log !== undefined && insecureKeyFile !== undefined) log(4, `Insecure file permissions on ${insecureKeyFile}`);
+    if (log !== undefined) for (const file of findInsecureKeyFiles(section)) log(4, `Insecure file permissions on ${file}`);
     try {
       const service = new RuntimeService(section, environment);
       service.counters = counters.for(section.name);

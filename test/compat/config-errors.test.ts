@@ -5,7 +5,7 @@
 // stunnelctl reports every one, so a file with several errors shows all of them.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createPki } from '../helpers/pki.js';
 import type { Pki } from '../helpers/pki.js';
@@ -13,7 +13,7 @@ import { getFreePorts, isAccepting } from '../helpers/ports.js';
 import { formatResult } from '../helpers/processes.js';
 import type { CommandResult } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { ENGINE_KINDS, engineFiles, runEngineToExit } from './support/engines.js';
+import { ENGINE_KINDS, engineFiles, runEngineToExit, withEngine } from './support/engines.js';
 import type { EngineKind } from './support/engines.js';
 import { FIXTURE_DIR, lineOf, readExpectations, readFixture, renderTemplate, writeFixture } from './support/fixtures.js';
 import type { FixtureVariables } from './support/fixtures.js';
@@ -139,6 +139,41 @@ describe('broken configuration files: stunnel4 and stunnelctl stop at the same f
     const placed = (kind: EngineKind): Array<number | null> => runs[kind].errors.filter((error) => error.line !== null).map((error) => error.line);
     assert.deepEqual(placed('stunnel4'), allLines.slice(0, 1), `stunnel4 stops at the first error:\n${runs.stunnel4.result.stderr}`);
     assert.deepEqual(placed('stunnelctl'), allLines, `stunnelctl reports every error, in file order:\n${runs.stunnelctl.result.stderr}`);
+  });
+
+  it('ciphersuites with no TLS 1.3 suite OpenSSL knows: both refuse to start ("no cipher match"), where Node alone would use the defaults', async () => {
+    for (const kind of ENGINE_KINDS) {
+      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
+      const files = engineFiles(dir, 'ciphersuites-garbage', kind);
+      writeFileSync(files.config, [
+        'foreground = yes', `pid = ${files.pid}`, `output = ${files.log}`,
+        '[svc]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${pki.pemFile}`, 'ciphersuites = GARBAGE',
+      ].join('\n'));
+      const result = await runEngineToExit(kind, [files.config]);
+      const context = `${kind}: ${formatResult(result)}`;
+      assert.equal(result.code, 1, `${kind} exits 1\n${context}`);
+      assert.match(result.stderr, /no cipher match/, `${kind} says why\n${context}`);
+      assert.match(result.stderr, /\[!\] Configuration failed/, `${kind}: Configuration failed\n${context}`);
+    }
+  });
+
+  it('a PSKsecrets file other users can read: both warn "Insecure file permissions on FILE" and start', async () => {
+    const secrets = join(dir, 'psk-644.txt');
+    writeFileSync(secrets, 'client1:0123456789abcdef0123456789abcdef\n', { mode: 0o644 });
+    chmodSync(secrets, 0o644);
+    for (const kind of ENGINE_KINDS) {
+      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
+      const files = engineFiles(dir, 'psk-permissions', kind);
+      writeFileSync(files.config, [
+        'foreground = yes', `pid = ${files.pid}`, `output = ${files.log}`, 'debug = info',
+        '[psk]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `PSKsecrets = ${secrets}`,
+      ].join('\n'));
+      await withEngine(kind, files, async (engine) => {
+        await engine.waitForLine(/^Accepting new connections$/);
+        const warnings = engine.lines().filter((line) => line.level === 4 && line.text === `Insecure file permissions on ${secrets}`);
+        assert.equal(warnings.length, 1, `${kind}: one warning for ${secrets}\n${engine.lines().map((line) => line.raw).join('\n')}`);
+      });
+    }
   });
 
   it('a pid file in a directory that does not exist: both exit 1 with "Cannot create pid file" and leave no process and no listener', async () => {
