@@ -517,11 +517,13 @@ export class ProxyConnection implements LiveConnection {
       // two ("unable to get local issuer certificate", then "unable to verify the first certificate").
       const { structural, other } = errors ?? { structural: null, other: null };
       if (structural !== null && structural.depth === 0 && !IGNORABLE_WITHOUT_CHAIN.has(structural.code)) return rejectFor(structural);
-      const ignored = structural === null ? []
-        : structural.depth === 0 ? ['unable to get local issuer certificate', 'unable to verify the first certificate'] : [structural.message];
-      for (const message of ignored) {
-        if (!quiet) this.log(6, `CERT: Pre-verification error ignored: ${message}`);
-        if (structural?.depth === 0 && !this.depthZeroChecks(certificate, subject, operation, quiet)) return false;
+      if (structural !== null && structural.depth > 0) {
+        if (!quiet) this.log(6, `CERT: Pre-verification error ignored: ${structural.message}`);
+      } else if (structural !== null) {
+        for (const message of PINNED_WITHOUT_ISSUER) {
+          if (!quiet) this.log(6, `CERT: Pre-verification error ignored: ${message}`);
+          if (!this.depthZeroChecks(certificate, subject, operation, quiet)) return false;
+        }
       }
       if (other !== null && other.depth === 0) return rejectFor(other);
       if (other !== null && !quiet) this.log(6, `CERT: Pre-verification error ignored: ${other.message}`);
@@ -599,9 +601,12 @@ export class ProxyConnection implements LiveConnection {
     // OpenSSL's own suite name (ECDHE-RSA-AES128-GCM-SHA256), as stunnel logs it.
     const { name } = tls.getCipher();
     this.log(6, `${tls.getProtocol() ?? 'TLS'} ciphersuite: ${name} (${cipherBits(name)}-bit encryption)`);
-    // Node tells only a client which key exchange the server chose (a server gets null).
-    const temporary = tls.getEphemeralKeyInfo();
-    if (temporary !== null) this.log(6, describeTemporaryKey(temporary));
+    // Node tells only a client which key exchange the server chose (a server gets null). A native
+    // call per connection: only when the line is logged.
+    if (this.service.logLevel >= 6) {
+      const temporary = tls.getEphemeralKeyInfo();
+      if (temporary !== null) this.log(6, describeTemporaryKey(temporary));
+    }
   }
 
   // --- the relay ----------------------------------------------------------------------------------
@@ -931,6 +936,12 @@ export class ProxyConnection implements LiveConnection {
   }
 }
 
+interface ChainError { code: string; message: string; depth: number }
+
+const STRUCTURAL_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
 /**
  * OpenSSL's verdict on the peer's chain, in OpenSSL's words (`self-signed certificate`), or null when
  * it verified. `tls.authorized` is no use here: a standalone server TLSSocket never sets it, and on a
@@ -946,12 +957,6 @@ export class ProxyConnection implements LiveConnection {
  * out of its validity period, the depth is the highest one that is (OpenSSL checks from the top
  * down); anything else is taken to be about the peer's own certificate.
  */
-interface ChainError { code: string; message: string; depth: number }
-
-const STRUCTURAL_CODES: ReadonlySet<string> = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-]);
-
 const chainErrors = (tls: TLSSocket, chain: readonly PeerCertificate[], trusted: ReadonlySet<string>): { structural: ChainError | null; other: ChainError | null } | null => {
   const handle = (tls as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
   const error = handle?.verifyError?.() ?? null;
@@ -986,10 +991,12 @@ const chainErrors = (tls: TLSSocket, chain: readonly PeerCertificate[], trusted:
   return { structural, other: { code, message: error.message, depth } };
 };
 
+/** The two errors OpenSSL meets, in order, for a certificate whose issuer is nowhere. */
+const PINNED_WITHOUT_ISSUER = ['unable to get local issuer certificate', 'unable to verify the first certificate'] as const;
+
 /** With verifyPeer alone, stunnel passes over these at depth 0: the certificate is then looked up in CAfile. */
 const IGNORABLE_WITHOUT_CHAIN: ReadonlySet<string> = new Set(['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED']);
 
-/** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
 /** A local program whose stdin/stdout form one duplex stream (stderr goes to the worker's SYSLST). */
 export const spawnProgram = (
   program: string,
@@ -1011,6 +1018,7 @@ export const spawnProgram = (
   return { child, stdio };
 };
 
+/** OpenSSL errors as stunnel prints them: `error:0A000102:SSL routines::unsupported protocol`. */
 const describeTlsError = (error: Error): string => {
   const { code, reason, library } = error as { code?: string; reason?: string; library?: string };
   if (code !== undefined && /^E[A-Z]+$/.test(code)) return formatSystemError(error);

@@ -46,13 +46,18 @@ const readCertificateExpiry = (certFile: string | null): Date | null => {
   return pem === undefined ? null : new Date(new X509Certificate(pem).validTo);
 };
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** The fingerprints of the PEM certificates in a TLS context's `ca` option. */
-const fingerprintsOf = (ca: string | Buffer | Array<string | Buffer> | undefined): Set<string> => {
-  const texts = ca === undefined ? [] : (Array.isArray(ca) ? ca : [ca]).map((entry) => entry.toString());
-  return new Set(texts.flatMap((text) => text.match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem).fingerprint256));
-};
+/**
+ * The fingerprints of a TLS context's `ca` option: one PEM certificate per entry (readTrustedCertificates).
+ * An entry X509Certificate cannot read (OpenSSL's TRUSTED CERTIFICATE form) is left out.
+ */
+const fingerprintsOf = (ca: string | Buffer | Array<string | Buffer> | undefined): Set<string> =>
+  new Set((ca === undefined ? [] : Array.isArray(ca) ? ca : [ca]).flatMap((pem) => {
+    try {
+      return [new X509Certificate(pem).fingerprint256];
+    } catch {
+      return [];
+    }
+  }));
 
 /** The rotation counter wraps here: a multiple of every target count up to 16, so wrapping keeps the order. */
 const ROTATION_CYCLE = 720720;

@@ -153,10 +153,7 @@ class Worker {
         this.log(6, `Metrics listener bound to ${formatEndpoint(config.global.metrics)}`);
       } catch (error) {
         this.log(3, `Binding the metrics listener to ${formatEndpoint(config.global.metrics)}: ${formatSystemError(error)}`);
-        this.engine.stop();
-        await this.pool?.stop();
-        this.logger.dumpStartupLinesToStderr();
-        return 1;
+        return this.abortStart();
       }
     }
     this.dropPrivileges(config);
@@ -173,12 +170,7 @@ class Worker {
         // As stunnel: no pid file, no worker (the operator's procedures find the worker by it).
         this.log(3, `Cannot create pid file ${this.pidPath}`);
         this.log(3, `create: ${formatSystemError(error)}`);
-        this.engine.stop();
-        await this.pool?.stop();
-        await new Promise((resolve) => (this.metricsServer === undefined ? resolve(undefined) : this.metricsServer.close(resolve)));
-        if (this.statePath !== null) rmSync(this.statePath, { force: true });
-        this.logger.dumpStartupLinesToStderr();
-        return 1;
+        return this.abortStart();
       }
       this.log(7, `Created pid file ${this.pidPath}`);
     }
@@ -189,6 +181,16 @@ class Worker {
     this.keepAlive = setInterval(() => undefined, KEEP_ALIVE_INTERVAL_MS);
     setSignalDispatcher((signal, action) => this.enqueue(signal, action));
     return undefined;
+  }
+
+  /** A start that failed after binding: everything started so far stops, the lines go to stderr, exit 1. */
+  private async abortStart(): Promise<number> {
+    this.engine.stop();
+    await this.pool?.stop();
+    await new Promise((resolve) => (this.metricsServer === undefined ? resolve(undefined) : this.metricsServer.close(resolve)));
+    if (this.statePath !== null) rmSync(this.statePath, { force: true });
+    this.logger.dumpStartupLinesToStderr();
+    return 1;
   }
 
   /** Forks the engine processes; they are ready (configuration loaded) before any listener is bound. */

@@ -141,14 +141,20 @@ describe('broken configuration files: stunnel4 and stunnelctl stop at the same f
     assert.deepEqual(placed('stunnelctl'), allLines, `stunnelctl reports every error, in file order:\n${runs.stunnelctl.result.stderr}`);
   });
 
+  /** A one-service configuration for `kind`, with its own ports and files: the global lines, then `[svc]` with `service`. */
+  const writeOneService = async (label: string, kind: EngineKind, globals: (files: ReturnType<typeof engineFiles>) => string[], service: readonly string[]) => {
+    const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
+    const files = engineFiles(dir, label, kind);
+    writeFileSync(files.config, [
+      'foreground = yes', ...globals(files),
+      '[svc]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, ...service,
+    ].join('\n'));
+    return { files, acceptPort };
+  };
+
   it('ciphersuites with no TLS 1.3 suite OpenSSL knows: both refuse to start ("no cipher match"), where Node alone would use the defaults', async () => {
     for (const kind of ENGINE_KINDS) {
-      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
-      const files = engineFiles(dir, 'ciphersuites-garbage', kind);
-      writeFileSync(files.config, [
-        'foreground = yes', `pid = ${files.pid}`, `output = ${files.log}`,
-        '[svc]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${pki.pemFile}`, 'ciphersuites = GARBAGE',
-      ].join('\n'));
+      const { files } = await writeOneService('ciphersuites-garbage', kind, (own) => [`pid = ${own.pid}`, `output = ${own.log}`], [`cert = ${pki.pemFile}`, 'ciphersuites = GARBAGE']);
       const result = await runEngineToExit(kind, [files.config]);
       const context = `${kind}: ${formatResult(result)}`;
       assert.equal(result.code, 1, `${kind} exits 1\n${context}`);
@@ -159,15 +165,10 @@ describe('broken configuration files: stunnel4 and stunnelctl stop at the same f
 
   it('a PSKsecrets file other users can read: both warn "Insecure file permissions on FILE" and start', async () => {
     const secrets = join(dir, 'psk-644.txt');
-    writeFileSync(secrets, 'client1:0123456789abcdef0123456789abcdef\n', { mode: 0o644 });
+    writeFileSync(secrets, 'client1:0123456789abcdef0123456789abcdef\n');
     chmodSync(secrets, 0o644);
     for (const kind of ENGINE_KINDS) {
-      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
-      const files = engineFiles(dir, 'psk-permissions', kind);
-      writeFileSync(files.config, [
-        'foreground = yes', `pid = ${files.pid}`, `output = ${files.log}`, 'debug = info',
-        '[psk]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `PSKsecrets = ${secrets}`,
-      ].join('\n'));
+      const { files } = await writeOneService('psk-permissions', kind, (own) => [`pid = ${own.pid}`, `output = ${own.log}`, 'debug = info'], [`PSKsecrets = ${secrets}`]);
       await withEngine(kind, files, async (engine) => {
         await engine.waitForLine(/^Accepting new connections$/);
         const warnings = engine.lines().filter((line) => line.level === 4 && line.text === `Insecure file permissions on ${secrets}`);
@@ -178,20 +179,15 @@ describe('broken configuration files: stunnel4 and stunnelctl stop at the same f
 
   it('a pid file in a directory that does not exist: both exit 1 with "Cannot create pid file" and leave no process and no listener', async () => {
     for (const kind of ENGINE_KINDS) {
-      const [acceptPort, backendPort] = (await getFreePorts(2)) as [number, number];
-      const files = engineFiles(dir, 'pid-in-missing-directory', kind);
       const pidFile = join(dir, 'no-such-directory', `${kind}.pid`);
-      writeFileSync(files.config, [
-        'foreground = yes', `pid = ${pidFile}`, `output = ${files.log}`,
-        '[svc]', `accept = 127.0.0.1:${acceptPort}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${pki.pemFile}`,
-      ].join('\n'));
+      const { files, acceptPort } = await writeOneService('pid-in-missing-directory', kind, (own) => [`pid = ${pidFile}`, `output = ${own.log}`], [`cert = ${pki.pemFile}`]);
       // runEngineToExit gives up after its timeout: an engine that kept running fails here.
       const result = await runEngineToExit(kind, [files.config]);
       const context = `${kind}: ${formatResult(result)}`;
       assert.equal(result.code, 1, `${kind} exits 1\n${context}`);
-      const log = existsSync(files.log) ? readFileSync(files.log, 'utf8') : '';
-      assert.match(`${result.stderr}\n${log}`, new RegExp(`Cannot create pid file ${pidFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), `${kind} says why\n${context}`);
-      assert.match(`${result.stderr}\n${log}`, /create: No such file or directory \(2\)/, `${kind} gives the system error\n${context}`);
+      const said = `${result.stderr}\n${existsSync(files.log) ? readFileSync(files.log, 'utf8') : ''}`;
+      assert.ok(said.includes(`Cannot create pid file ${pidFile}`), `${kind} says why\n${context}`);
+      assert.match(said, /create: No such file or directory \(2\)/, `${kind} gives the system error\n${context}`);
       assert.equal(await isAccepting(acceptPort), false, `${kind} left nothing listening on ${acceptPort}`);
     }
   });

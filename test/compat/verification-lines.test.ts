@@ -10,11 +10,10 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEchoServer } from '../helpers/echo-server.js';
 import type { Backend } from '../helpers/echo-server.js';
-import { runCommand } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { plainEcho, startTlsEchoBackend, tlsEcho } from './support/peers.js';
 import type { TlsBackend } from './support/peers.js';
-import { createCompatPki } from './support/pki.js';
+import { createCompatPki, openssl } from './support/pki.js';
 import type { CompatPki } from './support/pki.js';
 import { assertSameOutcome, runScenario } from './support/scenario.js';
 import type { ProbeContext } from './support/scenario.js';
@@ -34,11 +33,6 @@ const verificationLines = async (engine: ProbeContext['engine'], connections: nu
     .map((line) => `LOG${line.level}: ${line.text}`));
 };
 
-const openssl = async (args: readonly string[]): Promise<void> => {
-  const result = await runCommand('openssl', args);
-  if (result.code !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-};
-
 describe('verification lines and verdicts by depth: stunnel4 and stunnelctl agree', () => {
   let dir: string;
   let pki: CompatPki;
@@ -55,18 +49,18 @@ describe('verification lines and verdicts by depth: stunnel4 and stunnelctl agre
     // Backdated by the test CA itself (`openssl ca` takes explicit dates; `x509 -req` in OpenSSL 3.0 does not).
     expired = { certFile: join(dir, 'expired.crt.pem'), keyFile: join(dir, 'expired.key.pem') };
     const expiredCsr = join(dir, 'expired.csr.pem');
-    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=expired', '-keyout', expired.keyFile, '-out', expiredCsr]);
-    await openssl(['ca', '-batch', '-config', join(dir, 'ca', 'ca.cnf'), '-extensions', 'leaf', '-notext', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in', expiredCsr, '-out', expired.certFile]);
+    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=expired', '-keyout', expired.keyFile, '-out', expiredCsr], 'req for the expired client');
+    await openssl(['ca', '-batch', '-config', join(dir, 'ca', 'ca.cnf'), '-extensions', 'leaf', '-notext', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in', expiredCsr, '-out', expired.certFile], 'ca for the expired client');
     const other = join(dir, 'other');
     mkdirSync(other);
     await openssl([
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', '/CN=other CA',
       '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
       '-keyout', join(other, 'ca.key.pem'), '-out', join(other, 'ca.crt.pem'),
-    ]);
+    ], 'req for the other CA');
     stranger = { certFile: join(other, 'leaf.crt.pem'), keyFile: join(other, 'leaf.key.pem'), chainFile: join(other, 'chain.pem') };
-    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=stranger', '-keyout', stranger.keyFile, '-out', join(other, 'leaf.csr.pem')]);
-    await openssl(['x509', '-req', '-in', join(other, 'leaf.csr.pem'), '-CA', join(other, 'ca.crt.pem'), '-CAkey', join(other, 'ca.key.pem'), '-CAcreateserial', '-days', '2', '-out', stranger.certFile]);
+    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=stranger', '-keyout', stranger.keyFile, '-out', join(other, 'leaf.csr.pem')], 'req for the stranger');
+    await openssl(['x509', '-req', '-in', join(other, 'leaf.csr.pem'), '-CA', join(other, 'ca.crt.pem'), '-CAkey', join(other, 'ca.key.pem'), '-CAcreateserial', '-days', '2', '-out', stranger.certFile], 'x509 -req for the stranger');
     writeFileSync(stranger.chainFile, Buffer.concat([readFileSync(stranger.certFile), readFileSync(join(other, 'ca.crt.pem'))]));
   });
 
@@ -163,7 +157,7 @@ describe('verification lines and verdicts by depth: stunnel4 and stunnelctl agre
     const caPath = join(dir, 'pinned-capath');
     mkdirSync(caPath);
     writeFileSync(join(caPath, 'client.pem'), readFileSync(pki.client.certFile));
-    await openssl(['rehash', caPath]);
+    await openssl(['rehash', caPath], 'rehash of the pinned CApath');
     const results = await runScenario({
       dir, fixture: 'verify-peer-capath.conf', label: 'lines-peer-capath', variables: { ...variables(), CA_PATH: caPath },
       probe: async (context) => {

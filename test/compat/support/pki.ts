@@ -29,13 +29,16 @@ export interface CompatPki {
   secondary: CertificateFiles;
 }
 
-const VALIDITY_DAYS = 2;
+/** Days a per-run test certificate is valid. */
+export const VALIDITY_DAYS = 2;
 
-const openssl = async (args: readonly string[], what: string): Promise<void> => {
+/** Runs the openssl CLI; a failure throws with its stderr. */
+export const openssl = async (args: readonly string[], what: string): Promise<void> => {
   const result = await runCommand('openssl', args);
   if (result.code !== 0) throw new Error(`openssl ${what} failed (exit ${result.code}): ${result.stderr}`);
 };
 
+/** The `openssl ca` configuration of a CA kept in `dir`: `leaf` certificates, `sub_ca` for an intermediate. */
 const caConfig = (dir: string): string => `
 [ ca ]
 default_ca = test_ca
@@ -59,16 +62,31 @@ commonName = supplied
 basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth,clientAuth
+[ sub_ca ]
+basicConstraints = critical,CA:true,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
 `;
 
-const filesOf = (dir: string, name: string, commonName: string): CertificateFiles => ({
+export const filesOf = (dir: string, name: string, commonName: string): CertificateFiles => ({
   certFile: join(dir, `${name}.crt.pem`),
   keyFile: join(dir, `${name}.key.pem`),
   pemFile: join(dir, `${name}.pem`),
   commonName,
 });
 
-const writeStunnelPem = (files: CertificateFiles): void => {
+/** An `openssl ca` directory; returns its config file. */
+export const prepareCaDirectory = (caDir: string, serial: string): string => {
+  mkdirSync(join(caDir, 'issued'), { recursive: true });
+  writeFileSync(join(caDir, 'index.txt'), '');
+  writeFileSync(join(caDir, 'serial'), `${serial}\n`);
+  writeFileSync(join(caDir, 'crlnumber'), '1000\n');
+  const configFile = join(caDir, 'ca.cnf');
+  writeFileSync(configFile, caConfig(caDir));
+  return configFile;
+};
+
+/** Key 0600, and the stunnel PEM (certificate then key) beside it. */
+export const writeStunnelPem = (files: CertificateFiles): void => {
   chmodSync(files.keyFile, 0o600);
   writeFileSync(files.pemFile, Buffer.concat([readFileSync(files.certFile), readFileSync(files.keyFile)]), { mode: 0o600 });
 };
@@ -97,12 +115,7 @@ const requestLeaf = async (dir: string, request: LeafRequest): Promise<{ files: 
 /** Generates the CA, signs every leaf (one at a time: `openssl ca` owns its serial and index files), revokes one, writes the CRL. */
 export const createCompatPki = async (dir: string): Promise<CompatPki> => {
   const caDir = join(dir, 'ca');
-  mkdirSync(join(caDir, 'issued'), { recursive: true });
-  writeFileSync(join(caDir, 'index.txt'), '');
-  writeFileSync(join(caDir, 'serial'), '1000\n');
-  writeFileSync(join(caDir, 'crlnumber'), '1000\n');
-  const configFile = join(caDir, 'ca.cnf');
-  writeFileSync(configFile, caConfig(caDir));
+  const configFile = prepareCaDirectory(caDir, '1000');
   const ca = filesOf(caDir, 'ca', 'stunnelctl compat test CA');
   const wrong = filesOf(dir, 'wrong', 'wrong');
   const localhostSan = 'DNS:localhost,IP:127.0.0.1,IP:::1';

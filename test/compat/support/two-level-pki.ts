@@ -4,7 +4,7 @@
 // the intermediate, a self-signed client; and directories made by `openssl rehash`. Keys are 0600. No side effects on import.
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand } from '../../helpers/processes.js';
+import { VALIDITY_DAYS, filesOf, openssl, prepareCaDirectory, writeStunnelPem } from './pki.js';
 import type { CertificateFiles } from './pki.js';
 
 export interface TwoLevelPki {
@@ -23,59 +23,6 @@ export interface TwoLevelPki {
   selfSigned: CertificateFiles;
 }
 
-const VALIDITY_DAYS = 2;
-
-const openssl = async (args: readonly string[], what: string): Promise<void> => {
-  const result = await runCommand('openssl', args);
-  if (result.code !== 0) throw new Error(`openssl ${what} failed (exit ${result.code}): ${result.stderr}`);
-};
-
-const caConfig = (dir: string): string => `
-[ ca ]
-default_ca = test_ca
-[ test_ca ]
-dir = ${dir}
-database = ${dir}/index.txt
-new_certs_dir = ${dir}/issued
-certificate = ${dir}/ca.crt.pem
-private_key = ${dir}/ca.key.pem
-serial = ${dir}/serial
-crlnumber = ${dir}/crlnumber
-default_md = sha256
-default_days = ${VALIDITY_DAYS}
-default_crl_days = ${VALIDITY_DAYS}
-policy = any_name
-copy_extensions = copy
-unique_subject = no
-[ any_name ]
-commonName = supplied
-[ leaf ]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth,clientAuth
-[ sub_ca ]
-basicConstraints = critical,CA:true,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-`;
-
-const filesOf = (dir: string, name: string, commonName: string): CertificateFiles => ({
-  certFile: join(dir, `${name}.crt.pem`),
-  keyFile: join(dir, `${name}.key.pem`),
-  pemFile: join(dir, `${name}.pem`),
-  commonName,
-});
-
-/** An `openssl ca` directory; returns its config file. */
-const prepareCaDirectory = (caDir: string, serial: string): string => {
-  mkdirSync(join(caDir, 'issued'), { recursive: true });
-  writeFileSync(join(caDir, 'index.txt'), '');
-  writeFileSync(join(caDir, 'serial'), `${serial}\n`);
-  writeFileSync(join(caDir, 'crlnumber'), '1000\n');
-  const configFile = join(caDir, 'ca.cnf');
-  writeFileSync(configFile, caConfig(caDir));
-  return configFile;
-};
-
 /** Key, CSR and `openssl ca` signature with `extensions`; writes the stunnel PEM (certificate + key). */
 const issue = async (
   dir: string, name: string, commonName: string, caConfigFile: string, extensions: 'leaf' | 'sub_ca', subjectAltName?: string,
@@ -86,8 +33,7 @@ const issue = async (
   if (subjectAltName !== undefined) request.push('-addext', `subjectAltName=${subjectAltName}`);
   await openssl(request, `req for ${name}`);
   await openssl(['ca', '-batch', '-config', caConfigFile, '-extensions', extensions, '-notext', '-in', csr, '-out', files.certFile], `ca for ${name}`);
-  chmodSync(files.keyFile, 0o600);
-  writeFileSync(files.pemFile, Buffer.concat([readFileSync(files.certFile), readFileSync(files.keyFile)]), { mode: 0o600 });
+  writeStunnelPem(files);
   return files;
 };
 
